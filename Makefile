@@ -1,0 +1,166 @@
+# mailtun — top-level build.
+#
+# Every source directory follows one rule, so adding a file needs no Makefile edit:
+#   <dir>/*.c minus main.c  -> $(B)/<dir>/lib<dir>.a
+#   <dir>/main.c            -> the directory's program (see PROGRAMS)
+#   tests/unit/test_*.c     -> one cmocka binary each, linked with every archive
+#   tests/fuzz/fuzz_*.c     -> one libFuzzer binary each (make fuzz)
+# Variants: SANITIZE=1 (ASan+UBSan) builds into build-san/, fuzzing into build-fuzz/.
+
+PREFIX    ?= /usr/local
+SBINDIR   ?= $(PREFIX)/sbin
+MANDIR    ?= $(PREFIX)/share/man
+SYSCONFDIR?= /etc
+UNITDIR   ?= /lib/systemd/system
+DESTDIR   ?=
+
+CC        ?= cc
+PKGS      := libnl-3.0 libnl-route-3.0 libevent libevent_openssl inih openssl libpcap
+# pppd's plugin directory is versioned; install into the one of the installed pppd.
+PPPD_VERSION := $(shell sed -n 's/^\#define VERSION[[:space:]]*"\(.*\)"/\1/p' /usr/include/pppd/patchlevel.h 2>/dev/null)
+PPPD_PLUGINDIR ?= /usr/lib/pppd/$(PPPD_VERSION)
+
+WARN      := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 $(WARN) -fPIC -D_GNU_SOURCE -Ilib
+CFLAGS    += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    := -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+ifeq ($(SANITIZE),1)
+B         ?= build-san
+CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS   += -fsanitize=address,undefined
+else ifeq ($(FUZZ),1)
+B         ?= build-fuzz
+CC        := clang
+CFLAGS    += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DFUZZING
+LDFLAGS   += -fsanitize=address,undefined
+else
+B         ?= build
+endif
+
+MODULES   := lib tunneld mailrelay ctl
+PROGRAMS  := $(B)/tunneld/mailtund $(B)/mailrelay/mailrelayd $(B)/ctl/mailtunctl
+PLUGIN    := $(B)/pppd-plugin/mailtun.so
+
+# Archives in link order: users before what they use.
+ARCHIVES  := $(B)/ctl/libctl.a $(B)/mailrelay/libmailrelay.a $(B)/tunneld/libtunneld.a $(B)/lib/liblib.a
+
+srcs_of   = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
+objs_of   = $(patsubst %.c,$(B)/%.o,$(call srcs_of,$(1)))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
+HOST_SRCS := $(wildcard tests/host/*.c)
+HOST_BINS := $(patsubst tests/host/%.c,$(B)/tests/host/%,$(HOST_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/tests/fuzz/%,$(FUZZ_SRCS))
+
+.PHONY: all deps check unit host lab demo fuzz install uninstall clean bench-tunnel bench-relay bench-recovery
+.DEFAULT_GOAL := all
+
+ifeq ($(FUZZ),1)
+all: $(FUZZ_BINS)
+else ifeq ($(SANITIZE),1)
+# The plugin lives inside pppd, which is not built with ASan: no sanitizer variant of it.
+all: $(PROGRAMS) $(UNIT_BINS) $(HOST_BINS)
+else
+all: $(PROGRAMS) $(PLUGIN) $(UNIT_BINS) $(HOST_BINS)
+endif
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+define archive_rule
+$(B)/$(1)/lib$(1).a: $(call objs_of,$(1))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^ $(if $(call objs_of,$(1)),,&& ar rcs $$@)
+endef
+$(foreach m,$(MODULES),$(eval $(call archive_rule,$(m))))
+
+$(B)/tunneld/mailtund: $(B)/tunneld/main.o $(ARCHIVES)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/mailrelay/mailrelayd: $(B)/mailrelay/main.o $(ARCHIVES)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/ctl/mailtunctl: $(B)/ctl/main.o $(ARCHIVES)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The plugin links only the shared codec, never the daemons' code.
+PLUGIN_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard pppd-plugin/*.c)) $(B)/lib/ipc.o $(B)/lib/ipc_io.o
+$(B)/pppd-plugin/%.o: CFLAGS += -I/usr/include/pppd -DPPPD_VERSION='"$(PPPD_VERSION)"'
+$(PLUGIN): $(PLUGIN_OBJS)
+	$(CC) $(LDFLAGS) -shared -o $@ $^
+
+$(B)/tests/unit/%: tests/unit/%.c $(ARCHIVES)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ARCHIVES) $(LDLIBS) -lcmocka
+
+# Small programs host integration scripts drive (need root/namespaces, so not unit tests).
+$(B)/tests/host/%: tests/host/%.c $(ARCHIVES)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ARCHIVES) $(LDLIBS)
+
+$(B)/tests/fuzz/%: tests/fuzz/%.c $(ARCHIVES)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(ARCHIVES) $(LDLIBS)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# --- set-up -------------------------------------------------------------------------------
+# Idempotent: installs only what is missing (see README, "Dependencies").
+deps:
+	@tests/deps.sh
+
+# A stamp so check/demo/lab install dependencies themselves on a fresh machine.
+DEPS_OK := $(shell tests/deps.sh --missing >/dev/null 2>&1 && echo yes)
+ifneq ($(DEPS_OK),yes)
+$(PROGRAMS) $(PLUGIN) $(UNIT_BINS) $(FUZZ_BINS): | deps
+endif
+
+# --- tests ----------------------------------------------------------------------------------
+# TIERS selects what `make check` runs: unit host lab (all by default).
+TIERS ?= unit host lab
+check: all
+	@B=$(B) TIERS="$(TIERS)" SCENARIO="$(SCENARIO)" tests/run.sh
+
+unit: all
+	@B=$(B) TIERS=unit tests/run.sh
+host: all
+	@B=$(B) TIERS=host tests/run.sh
+lab: all
+	@B=$(B) TIERS=lab SCENARIO="$(SCENARIO)" tests/run.sh
+
+demo: all
+	@B=$(B) tests/lab/demo.sh
+
+FUZZ_SECONDS ?= 30
+fuzz:
+	@$(MAKE) --no-print-directory FUZZ=1 all
+	@B=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
+bench-tunnel: all
+	@B=$(B) bench/tunnel.sh
+bench-relay: all
+	@B=$(B) bench/relay.sh
+bench-recovery: all
+	@B=$(B) bench/recovery.sh
+
+# --- install --------------------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PPPD_PLUGINDIR) $(DESTDIR)$(SYSCONFDIR)/mailtun
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(SBINDIR)/
+	install -m 0644 $(PLUGIN) $(DESTDIR)$(PPPD_PLUGINDIR)/mailtun.so
+	@for f in conf/mailtun.conf conf/pppd-options; do \
+	  [ -f "$$f" ] || continue; \
+	  t=$(DESTDIR)$(SYSCONFDIR)/mailtun/$$(basename $$f); \
+	  if [ -e "$$t" ]; then echo "keeping existing $$t"; else install -m 0640 $$f $$t; fi; \
+	done
+
+# Configuration and spool are the admin's: uninstall leaves them alone.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,mailtund mailrelayd mailtunctl)
+	rm -f $(DESTDIR)$(PPPD_PLUGINDIR)/mailtun.so
+
+clean:
+	rm -rf build build-san build-fuzz

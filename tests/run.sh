@@ -1,0 +1,68 @@
+#!/bin/bash
+# run.sh — run mailtun's test tiers and print one closing line: "N passed, N failed, N skipped".
+#
+#   unit  every cmocka binary in $B/tests/unit (counts individual tests)
+#   host  every tests/host/*.sh (root, loopback and namespaces the script makes itself)
+#   lab   every tests/lab/scenarios/*.sh booted in user-mode-linux (or only $SCENARIO)
+#
+# A script exits 0 for pass, 77 for skip (its last output line says why), anything else for fail.
+set -u
+cd "$(dirname "$0")/.."
+B=${B:-build}
+TIERS=${TIERS:-unit host lab}
+SCENARIO=${SCENARIO:-}
+passed=0 failed=0 skipped=0
+failures=()
+logdir=$B/test-logs
+mkdir -p "$logdir"
+
+run_script() {            # tier name command...
+    local tier=$1 name=$2; shift 2
+    local log=$logdir/$tier-$name.log rc
+    local t0=$SECONDS
+    "$@" >"$log" 2>&1; rc=$?
+    case $rc in
+    0)  passed=$((passed + 1)); echo "PASS $tier/$name ($((SECONDS - t0)) s)";;
+    77) skipped=$((skipped + 1)); echo "SKIP $tier/$name: $(tail -n 1 "$log")";;
+    *)  failed=$((failed + 1)); failures+=("$tier/$name"); echo "FAIL $tier/$name (exit $rc), last lines of $log:"
+        tail -n 25 "$log" | sed 's/^/    /';;
+    esac
+}
+
+for tier in $TIERS; do
+    case $tier in
+    unit)
+        for t in "$B"/tests/unit/test_*; do
+            [ -x "$t" ] || continue
+            name=$(basename "$t")
+            out=$("$t" 2>&1); rc=$?
+            p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -n 1)
+            f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -n 1)
+            s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -n 1)
+            passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
+            if [ "$rc" != 0 ] || [ "${f:-0}" != 0 ] || [ -z "$p$f" ]; then
+                [ -z "$p$f" ] && failed=$((failed + 1))
+                failures+=("unit/$name"); echo "FAIL unit/$name"; sed 's/^/    /' <<<"$out" | grep -v '^\s*\[ \(RUN\|       OK\) ' | tail -n 30
+            else
+                echo "PASS unit/$name (${p:-0} tests)"
+            fi
+        done;;
+    host)
+        for s in tests/host/*.sh; do
+            [ -f "$s" ] || continue
+            run_script host "$(basename "$s" .sh)" bash "$s"
+        done;;
+    lab)
+        for s in tests/lab/scenarios/*.sh; do
+            [ -f "$s" ] || continue
+            name=$(basename "$s" .sh)
+            [ -n "$SCENARIO" ] && [ "$SCENARIO" != "$name" ] && continue
+            run_script lab "$name" tests/lab/boot.sh "$name"
+        done;;
+    *) echo "run.sh: unknown tier '$tier' (unit, host, lab)" >&2; exit 2;;
+    esac
+done
+
+[ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
