@@ -22,19 +22,19 @@ PPPD_PLUGINDIR ?= /usr/lib/pppd/$(PPPD_VERSION)
 
 WARN      := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=gnu11 $(WARN) -fPIC -D_GNU_SOURCE -Ilib
-CFLAGS    += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+override CFLAGS += -std=gnu11 $(WARN) -fPIC -D_GNU_SOURCE -Ilib -DSRCDIR=\"$(CURDIR)\"
+override CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS    := -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 ifeq ($(SANITIZE),1)
 B         ?= build-san
-CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS   += -fsanitize=address,undefined
+override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+override LDFLAGS += -fsanitize=address,undefined
 else ifeq ($(FUZZ),1)
 B         ?= build-fuzz
 CC        := clang
-CFLAGS    += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DFUZZING
-LDFLAGS   += -fsanitize=address,undefined
+override CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DFUZZING
+override LDFLAGS += -fsanitize=address,undefined
 else
 B         ?= build
 endif
@@ -88,7 +88,7 @@ $(B)/ctl/mailtunctl: $(B)/ctl/main.o $(ARCHIVES)
 
 # The plugin links only the shared codec, never the daemons' code.
 PLUGIN_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard pppd-plugin/*.c)) $(B)/lib/ipc.o $(B)/lib/ipc_io.o
-$(B)/pppd-plugin/%.o: CFLAGS += -I/usr/include/pppd -DPPPD_VERSION='"$(PPPD_VERSION)"'
+$(B)/pppd-plugin/%.o: override CFLAGS += -I/usr/include/pppd -DPPPD_VERSION='"$(PPPD_VERSION)"'
 $(PLUGIN): $(PLUGIN_OBJS)
 	$(CC) $(LDFLAGS) -shared -o $@ $^
 

@@ -1,0 +1,99 @@
+/* test_sample_conf.c — conf/mailtun.conf loads in both daemons, and every key it mentions
+ * (set or commented out) exists in their tables, so the sample cannot drift from the code. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "../tunneld/tunnel_conf.h"
+#include "../mailrelay/relay_conf.h"
+
+#ifndef SRCDIR
+#define SRCDIR "."
+#endif
+
+static void test_sample_loads(void **state)
+{
+    struct tunnel_conf t;
+    struct relay_conf r;
+    char err[CONF_ERR_LEN];
+    char addr[INET_ADDRSTRLEN];
+
+    if (tunnel_conf_load(SRCDIR "/conf/mailtun.conf", &t, err) != 0)
+        fail_msg("tunnel: %s", err);
+    inet_ntop(AF_INET, &t.fixed_address, addr, sizeof(addr));
+    assert_string_equal(addr, "192.0.2.10");
+    assert_int_equal(t.port, 1723);
+    assert_int_equal(t.reconnect_at, -1);
+    tunnel_conf_free(&t);
+
+    if (relay_conf_load(SRCDIR "/conf/mailtun.conf", &r, err) != 0)
+        fail_msg("relay: %s", err);
+    assert_int_equal(r.listen.n, 1);
+    assert_string_equal(r.domains.v[0], "example.net");
+    assert_int_equal(r.timeout_command_ms, 5 * 60 * 1000);
+    assert_int_equal(r.inside.port, 25);
+    relay_conf_free(&r);
+}
+
+static int key_known(const char *section, const char *name)
+{
+    for (size_t i = 0; i < tunnel_conf_nkeys; i++)
+        if (!strcmp(tunnel_conf_keys[i].section, section) && !strcmp(tunnel_conf_keys[i].name, name))
+            return 1;
+    for (size_t i = 0; i < relay_conf_nkeys; i++)
+        if (!strcmp(relay_conf_keys[i].section, section) && !strcmp(relay_conf_keys[i].name, name))
+            return 1;
+    return 0;
+}
+
+static void test_every_sample_key_exists(void **state)
+{
+    FILE *f = fopen(SRCDIR "/conf/mailtun.conf", "r");
+    char line[256], section[64] = "", name[64];
+    int checked = 0;
+
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "[%63[^]]]", section) == 1)
+            continue;
+        /* "key = value" or ";key = value" (a default shown, not set) */
+        if (sscanf(line, ";%63[a-z_] =", name) == 1 || sscanf(line, "%63[a-z_] =", name) == 1) {
+            if (!key_known(section, name))
+                fail_msg("conf/mailtun.conf mentions [%s] %s, which no daemon knows", section, name);
+            checked++;
+        }
+    }
+    fclose(f);
+    assert_true(checked > 40);
+    /* and the other way round: every declared key is shown in the sample */
+    for (int pass = 0; pass < 2; pass++) {
+        const struct conf_key *keys = pass ? relay_conf_keys : tunnel_conf_keys;
+        size_t n = pass ? relay_conf_nkeys : tunnel_conf_nkeys;
+        for (size_t i = 0; i < n; i++) {
+            char want[128], buf[8192];
+            size_t len;
+            f = fopen(SRCDIR "/conf/mailtun.conf", "r");
+            len = fread(buf, 1, sizeof(buf) - 1, f);
+            buf[len] = '\0';
+            fclose(f);
+            snprintf(want, sizeof(want), "%s =", keys[i].name);
+            if (!strstr(buf, want))
+                fail_msg("[%s] %s is not documented in conf/mailtun.conf", keys[i].section, keys[i].name);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sample_loads),
+        cmocka_unit_test(test_every_sample_key_exists),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,73 @@
+/*
+ * tunnel_conf.c — the declared keys of [tunnel] (see tunnel_conf.h).
+ */
+#include "tunnel_conf.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define K(name, type, def, unit, field, min, max, req, help) \
+    { "tunnel", name, type, def, unit, offsetof(struct tunnel_conf, field), min, max, req, help }
+
+const struct conf_key tunnel_conf_keys[] = {
+    K("server", CONF_IPV4, NULL, NULL, server, 0, 0, 1, "PPTP server of the provider (IPv4 address)"),
+    K("port", CONF_INT, "1723", NULL, port, 1, 65535, 0, "PPTP control port of the server"),
+    K("user", CONF_STRING, NULL, NULL, user, 0, 0, 1,
+      "MS-CHAPv2 user name; its secret is in /etc/ppp/chap-secrets"),
+    K("remotename", CONF_STRING, "provider", NULL, remotename, 0, 0, 0,
+      "server name column of the chap-secrets line"),
+    K("fixed_address", CONF_IPV4, NULL, NULL, fixed_address, 0, 0, 1,
+      "fixed address the provider assigns; any other address is refused"),
+    K("uplink", CONF_STRING, NULL, NULL, uplink, 0, 0, 1,
+      "DSL interface watched for address changes (e.g. ppp0 or eth1)"),
+    K("hostname", CONF_STRING, "mailtun", NULL, hostname, 0, 0, 0,
+      "host name sent to the PPTP server"),
+    K("control_socket", CONF_PATH, "/run/mailtun/mailtund.sock", NULL, control_socket, 0, 0, 0,
+      "Unix socket for pppd's plugin, mailrelayd and mailtunctl"),
+    K("control_group", CONF_STRING, "mailtun", NULL, control_group, 0, 0, 0,
+      "group that may use the control socket besides root"),
+    K("pppd", CONF_PATH, "/usr/sbin/pppd", NULL, pppd, 0, 0, 0, "pppd binary"),
+    K("plugin", CONF_PATH, "/usr/lib/pppd/2.4.9/mailtun.so", NULL, plugin, 0, 0, 0,
+      "the mailtun pppd plugin"),
+    K("pppd_options", CONF_PATH, NULL, NULL, pppd_options, 0, 0, 0,
+      "file with extra pppd options, read by pppd with 'file'"),
+    K("pppd_logfile", CONF_PATH, NULL, NULL, pppd_logfile, 0, 0, 0,
+      "pppd's log file (besides syslog)"),
+    K("mtu", CONF_INT, "1400", "bytes", mtu, 576, 1500, 0, "PPP MTU and MRU"),
+    K("lcp_echo_interval", CONF_DURATION, "10s", "duration", lcp_echo_interval_ms, 1000, 3600000, 0,
+      "pppd LCP echo interval"),
+    K("lcp_echo_failure", CONF_INT, "3", NULL, lcp_echo_failure, 1, 100, 0,
+      "unanswered LCP echoes before pppd gives up"),
+    K("echo_interval", CONF_DURATION, "60s", "duration", echo_interval_ms, 1000, 3600000, 0,
+      "PPTP Echo-Request after this much silence on the control connection"),
+    K("echo_timeout", CONF_DURATION, "20s", "duration", echo_timeout_ms, 1000, 3600000, 0,
+      "no Echo-Reply within this: the server is declared dead"),
+    K("connect_timeout", CONF_DURATION, "15s", "duration", connect_timeout_ms, 1000, 600000, 0,
+      "each step of the dial (TCP, SCCRP, OCRP, IPCP) must finish within this"),
+    K("backoff_min", CONF_DURATION, "1s", "duration", backoff_min_ms, 100, 3600000, 0,
+      "first wait after a failed dial"),
+    K("backoff_max", CONF_DURATION, "5m", "duration", backoff_max_ms, 1000, 86400000, 0,
+      "ceiling of the doubling wait between failed dials"),
+    K("route_table", CONF_INT, "1723", NULL, route_table, 256, 2147483647L, 0,
+      "routing table for traffic from the fixed address (256 or above: clear of main, local, default)"),
+    K("rule_priority", CONF_INT, "1723", NULL, rule_priority, 1, 32765, 0,
+      "priority of the 'from fixed_address' rule"),
+    K("reconnect_at", CONF_TIMEOFDAY, NULL, NULL, reconnect_at, 0, 0, 0,
+      "daily planned re-dial HH:MM (local time), before the line's forced disconnect"),
+    K("state_dir", CONF_PATH, "/run/mailtun", NULL, state_dir, 0, 0, 0,
+      "status file, metrics and traces"),
+    K("log_level", CONF_STRING, "info", NULL, log_level, 0, 0, 0, "err, warn, notice, info or debug"),
+};
+const size_t tunnel_conf_nkeys = sizeof(tunnel_conf_keys) / sizeof(tunnel_conf_keys[0]);
+const char *const tunnel_conf_foreign[] = { "relay", "inside", "outbound", NULL };
+
+int tunnel_conf_load(const char *path, struct tunnel_conf *c, char err[CONF_ERR_LEN])
+{
+    memset(c, 0, sizeof(*c));
+    return conf_load(path, tunnel_conf_keys, tunnel_conf_nkeys, tunnel_conf_foreign, c, 0, err);
+}
+
+void tunnel_conf_free(struct tunnel_conf *c)
+{
+    conf_free(tunnel_conf_keys, tunnel_conf_nkeys, c);
+}
