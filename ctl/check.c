@@ -1,0 +1,180 @@
+/*
+ * check.c — `mailtunctl check [--defaults]`: is this gateway ready to run mailtun?
+ *
+ * Loads the config as each daemon would, then looks at the environment those settings
+ * need. Every finding is one line, "ok ..." or "FAIL what: why; fix: what to do", and the
+ * exit status is 1 if anything failed. --defaults prints every key with its default.
+ */
+#include "config.h"
+#include "ctl.h"
+#include "../mailrelay/relay_conf.h"
+#include "../tunneld/tunnel_conf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+static int failures;
+
+static void ok(const char *what) { printf("ok    %s\n", what); }
+
+static void bad(const char *what, const char *why, const char *fix)
+{
+    printf("FAIL  %s: %s; fix: %s\n", what, why, fix);
+    failures++;
+}
+
+/* A kernel module is usable if loaded, built in, or present on disk for this kernel. */
+static int module_available(const char *name)
+{
+    char path[512], line[512];
+    struct utsname u;
+    FILE *f;
+    int found = 0;
+
+    snprintf(path, sizeof(path), "/sys/module/%s", name);
+    if (access(path, F_OK) == 0)
+        return 1;
+    if (uname(&u) < 0)
+        return 0;
+    snprintf(path, sizeof(path), "/lib/modules/%s/modules.dep", u.release);
+    if (!(f = fopen(path, "r")))
+        return 0;
+    snprintf(path, sizeof(path), "/%s.ko", name);
+    while (!found && fgets(line, sizeof(line), f)) {
+        char *colon = strchr(line, ':');
+        if (colon) {
+            *colon = '\0';
+            found = strstr(line, path) != NULL;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+static void check_tunnel(const struct tunnel_conf *t)
+{
+    char msg[600];
+    struct stat st;
+
+    if (access(t->pppd, X_OK) == 0)
+        ok("pppd is installed");
+    else
+        bad(t->pppd, strerror(errno), "apt-get install ppp, or set [tunnel] pppd");
+    if (access(t->plugin, R_OK) == 0) {
+        snprintf(msg, sizeof(msg), "plugin %s found", t->plugin);
+        ok(msg);
+    } else {
+        bad(t->plugin, strerror(errno),
+            "make install (it puts mailtun.so into pppd's plugin directory), or set [tunnel] plugin");
+    }
+    if (t->pppd_options && access(t->pppd_options, R_OK) != 0)
+        bad(t->pppd_options, strerror(errno), "create it or remove [tunnel] pppd_options");
+    for (const char *const *m = (const char *const[]){ "ppp_generic", "pptp", "ppp_mppe", NULL }; *m; m++) {
+        snprintf(msg, sizeof(msg), "kernel module %s", *m);
+        if (module_available(*m))
+            ok(msg);
+        else
+            bad(msg, "not available for the running kernel",
+                "install a kernel with PPP and PPTP support (Debian's linux-image has them)");
+    }
+    if (stat("/dev/ppp", &st) == 0 && S_ISCHR(st.st_mode))
+        ok("/dev/ppp exists");
+    else
+        bad("/dev/ppp", "missing", "modprobe ppp_generic (udev creates it), or mknod /dev/ppp c 108 0");
+    if (access("/etc/ppp/chap-secrets", R_OK) == 0) {
+        FILE *f = fopen("/etc/ppp/chap-secrets", "r");
+        char line[512], user[256];
+        int found = 0;
+        while (f && !found && fgets(line, sizeof(line), f))
+            found = sscanf(line, " %255s", user) == 1 && strcmp(user, t->user) == 0;
+        if (f)
+            fclose(f);
+        snprintf(msg, sizeof(msg), "/etc/ppp/chap-secrets has a line for user %s", t->user);
+        if (found)
+            ok(msg);
+        else
+            bad(msg, "no such line", "add: <user> <remotename> \"<secret>\" *");
+    } else {
+        bad("/etc/ppp/chap-secrets", strerror(errno), "create it (mode 600) with the provider's secret");
+    }
+}
+
+static void check_relay(const struct relay_conf *r)
+{
+    struct stat st;
+    struct passwd *pw = getpwnam(r->user);
+    char msg[600];
+
+    if (pw)
+        ok("relay user exists");
+    else
+        bad(r->user, "no such user", "make install creates it, or: adduser --system --group mailtun");
+    if (stat(r->spool, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (pw && st.st_uid != pw->pw_uid)
+            bad(r->spool, "not owned by the relay user", "chown -R mailtun: the spool directory");
+        else if (st.st_mode & 0007)
+            bad(r->spool, "readable or writable by others", "chmod 750 the spool directory");
+        else
+            ok("spool directory owned and private");
+    } else {
+        bad(r->spool, "missing", "make install creates it, or mkdir it owned by the relay user, mode 750");
+    }
+    if (!r->tls_cert != !r->tls_key)
+        bad("[relay] tls_cert/tls_key", "only one of them set", "set both or neither");
+    for (const char *const *p = (const char *const[]){ r->tls_cert, r->tls_key, NULL }; *p; p++) {
+        snprintf(msg, sizeof(msg), "%s readable", *p);
+        if (access(*p, R_OK) == 0)
+            ok(msg);
+        else
+            bad(*p, strerror(errno), "fix the path in [relay] or create the file");
+    }
+    if (r->smarthost_secrets) {
+        if (stat(r->smarthost_secrets, &st) < 0)
+            bad(r->smarthost_secrets, strerror(errno), "create it: one line 'user password', mode 600");
+        else if (st.st_mode & 0077)
+            bad(r->smarthost_secrets, "readable by others than its owner", "chmod 600 it");
+        else
+            ok("smarthost secrets file private");
+    }
+}
+
+int verb_check(const struct ctl_opts *o, int argc, char **argv)
+{
+    struct tunnel_conf t;
+    struct relay_conf r;
+    char err[CONF_ERR_LEN];
+
+    if (argc == 2 && strcmp(argv[1], "--defaults") == 0) {
+        conf_print_defaults(tunnel_conf_keys, tunnel_conf_nkeys, stdout);
+        printf("\n");
+        conf_print_defaults(relay_conf_keys, relay_conf_nkeys, stdout);
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "mailtunctl check: unexpected argument '%s' (only --defaults)\n", argv[1]);
+        return 2;
+    }
+    failures = 0;
+    if (tunnel_conf_load(o->conf_path, &t, err) == 0) {
+        ok("configuration [tunnel] loads");
+        check_tunnel(&t);
+    } else {
+        bad("configuration [tunnel]", err, "correct the named line (mailtun.conf(5))");
+    }
+    tunnel_conf_free(&t);
+    if (relay_conf_load(o->conf_path, &r, err) == 0) {
+        ok("configuration [relay] [inside] [outbound] loads");
+        check_relay(&r);
+    } else {
+        bad("configuration [relay]", err, "correct the named line (mailtun.conf(5))");
+    }
+    relay_conf_free(&r);
+    printf("%d problem%s found\n", failures, failures == 1 ? "" : "s");
+    return failures ? 1 : 0;
+}
