@@ -1,0 +1,72 @@
+#!/bin/bash
+# run.sh — drives mailtun.so inside fake_pppd (stub pppd 2.4.9) against fake_mailtund.py.
+# Checks the IPC sequence, the log lines admins grep for, and the clean end when mailtund
+# vanishes. On a host without the pptp module the kernel socket fails: that message is
+# checked too. Usage: pppd-plugin/test/run.sh [build-dir]   (exit 0 pass, 1 fail)
+set -u
+B=${1:-build}
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+T=$(mktemp -d /tmp/mt-plugin.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
+FAILS=0
+make -C "$ROOT" --no-print-directory "$B/pppd-plugin/mailtun.so" >/dev/null || exit 1
+cc -std=gnu11 -Wall -Wno-unused-parameter -I/usr/include/pppd -rdynamic -o "$T/fake_pppd" "$HERE/fake_pppd.c" -ldl || exit 1
+SO=$ROOT/$B/pppd-plugin/mailtun.so
+
+has() { if grep -qF -- "$2" "$3"; then echo "ok: $1"; else echo "FAIL: $1 (no '$2' in $3)"; sed 's/^/   /' "$3"; FAILS=$((FAILS+1)); fi; }
+daemon() { rm -f "$T/sock" "$T/sock.ready"; python3 "$HERE/fake_mailtund.py" "$T/sock" "$1" "$T/d.log" & for _ in $(seq 50); do [ -e "$T/sock.ready" ] && break; sleep 0.1; done; }
+
+# 1. normal call: the sequence, the kernel socket (missing here, or present in the lab)
+daemon reply
+"$T/fake_pppd" "$SO" options "$T/sock" connect auth_up ip_up ip_down exit 16 > "$T/p.log"; wait
+has "pppd_version exported" "pppd_version: 2.4.9" "$T/p.log"
+has "channel set, modem off" "modem=0 channel=set" "$T/p.log"
+has "hello" "HELLO role=plugin pid=" "$T/d.log"
+has "call request" "CALL_REQUEST" "$T/d.log"
+if grep -q "connect: -1" "$T/p.log"; then
+    has "missing pptp module named" "mailtun: kernel module pptp not loaded (modprobe pptp)" "$T/p.log"
+else
+    has "call up logged" "mailtun: call up server=127.0.0.1 local=127.0.0.1 local_call_id=4711 peer_call_id=815" "$T/p.log"
+fi
+has "auth up sent" "PPP_AUTH_UP" "$T/d.log"
+has "ip up sent" "PPP_IP_UP ifname=ppp3 local=203.0.113.77 peer=203.0.113.1 mtu=1400" "$T/d.log"
+has "ip up logged" "mailtun: ip up ifname=ppp3 local=203.0.113.77 peer=203.0.113.1 mtu=1400" "$T/p.log"
+has "ip down sent" "PPP_IP_DOWN" "$T/d.log"
+has "exit sent" "PPP_EXIT reason=exit 16 (hangup)" "$T/d.log"
+
+# 2. mailtund refuses
+daemon refuse
+"$T/fake_pppd" "$SO" options "$T/sock" connect > "$T/p.log"; kill %1 2>/dev/null; wait
+has "refusal logged" "error: mailtun: mailtund refused the call: no uplink" "$T/p.log"
+has "connect fails" "connect: -1" "$T/p.log"
+
+# 3. no mailtund at all
+rm -f "$T/sock"
+"$T/fake_pppd" "$SO" options "$T/sock" connect > "$T/p.log"
+has "unreachable daemon logged" "error: mailtun: cannot reach mailtund at $T/sock" "$T/p.log"
+
+# 4. kernel socket faked: bind/connect use the call IDs; mailtund dies -> clean end
+daemon hangup
+FAKE_PPTP=1 "$T/fake_pppd" "$SO" options "$T/sock" connect sleep sleep watch auth_up exit 1 > "$T/p.log"; wait
+has "bind: our call id and address" "pptp bind: call_id=4711 addr=127.0.0.1" "$T/p.log"
+has "connect: peer call id and server" "pptp connect: call_id=815 addr=127.0.0.1" "$T/p.log"
+has "call up logged" "notice: mailtun: call up server=127.0.0.1 local=127.0.0.1 local_call_id=4711 peer_call_id=815" "$T/p.log"
+has "watchdog armed" "watch: armed" "$T/p.log"
+has "daemon loss logged" "error: mailtun: lost mailtund (connection closed); ending the link" "$T/p.log"
+has "link closed with fatal status" "lcp_close: lost mailtund (connection closed) (status 1)" "$T/p.log"
+
+# 4b. mailtund sends ERROR: the link ends with its reason
+daemon kick
+FAKE_PPTP=1 "$T/fake_pppd" "$SO" options "$T/sock" connect sleep watch exit 5 > "$T/p.log"; wait
+has "kick logged" "error: mailtun: mailtund ends the call: uplink address changed; ending the link" "$T/p.log"
+has "kick closes link" "lcp_close: mailtund ends the call: uplink address changed (status 5)" "$T/p.log"
+has "exit still reported after a kick" "PPP_EXIT reason=exit 5 (user request)" "$T/d.log"
+
+# 5. bad option value is refused
+"$T/fake_pppd" "$SO" options relative/path > "$T/p.log"; rc=$?
+has "relative socket path refused" "mailtun-socket must be an absolute path" "$T/p.log"
+[ $rc -eq 2 ] && echo "ok: option error exit 2" || { echo "FAIL: option error exit $rc"; FAILS=$((FAILS+1)); }
+
+[ $FAILS -eq 0 ] && { echo "PASS: plugin"; exit 0; }
+echo "FAIL: $FAILS check(s)"; exit 1

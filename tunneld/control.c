@@ -1,0 +1,67 @@
+/*
+ * control.c — mailtund's control-socket verbs (see control.h).
+ *
+ * The socket itself is root:mailtun 0660 (ctl_server.c); plugin messages are accepted only
+ * from the pppd mailtund started (checked by pid in tunnel.c).
+ */
+#include "control.h"
+#include "log.h"
+#include "tunnel.h"
+
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CTL_FLAG_SUBSCRIBED 1u
+
+void control_on_msg(struct ctl_client *c, const struct ipc_msg *m, void *arg)
+{
+    struct control *ctl = arg;
+    struct ipc_builder b;
+    char role[32];
+
+    switch (m->type) {
+    case IPC_HELLO:
+        if (ipc_get_str(m, ATTR_ROLE, role, sizeof(role)) == 0)
+            log_debug("control hello role=%s pid=%d uid=%d", role, (int)ctl_client_pid(c),
+                      (int)ctl_client_uid(c));
+        ctl_client_ok(c, "mailtund");
+        break;
+    case IPC_SUBSCRIBE:
+        ctl_client_set_flags(c, ctl_client_flags(c) | CTL_FLAG_SUBSCRIBED);
+        ctl_client_ok(c, NULL);
+        log_info("control subscriber pid=%d", (int)ctl_client_pid(c));
+        /* A subscriber that comes while the link is up learns it at once. */
+        if (tunnel_link_event(ctl->tunnel, &b))
+            ctl_client_send(c, &b);
+        break;
+    case IPC_STATUS:
+        ipc_begin(&b, IPC_STATUS_REPLY);
+        ipc_put_kv(&b, "daemon", "mailtund");
+        ipc_put_kv(&b, "pid", "%d", (int)getpid());
+        ipc_put_kv(&b, "running_s", "%ld", (long)(time(NULL) - ctl->started));
+        tunnel_status(ctl->tunnel, &b);
+        if (ipc_finish(&b))
+            ctl_client_send(c, &b);
+        else
+            ctl_client_error(c, "status too large");
+        break;
+    case IPC_CALL_REQUEST:
+    case IPC_PPP_AUTH_UP:
+    case IPC_PPP_IP_UP:
+    case IPC_PPP_IP_DOWN:
+    case IPC_PPP_EXIT:
+        tunnel_plugin_msg(ctl->tunnel, c, m);
+        break;
+    default:
+        log_warnx("control request refused type=%s(%u) pid=%d", ipc_type_name(m->type), m->type,
+                  (int)ctl_client_pid(c));
+        ctl_client_error(c, "mailtund does not handle this request");
+    }
+}
+
+void control_on_gone(struct ctl_client *c, void *arg)
+{
+    struct control *ctl = arg;
+    tunnel_plugin_gone(ctl->tunnel, c);
+}

@@ -1,0 +1,179 @@
+/*
+ * main.c — mailtund: holds the PPTP tunnel that gives this gateway its fixed address.
+ *
+ * Reads [tunnel] of mailtun.conf, opens the control socket, and runs the tunnel supervisor
+ * on libevent until SIGTERM/SIGINT, which hangs up pppd, clears the call and removes the
+ * routes before exiting. SIGUSR1 re-dials at once. Needs root (pppd, routes).
+ */
+#include "config.h"
+#include "control.h"
+#include "ctl_server.h"
+#include "log.h"
+#include "tunnel.h"
+#include "tunnel_conf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#define DEFAULT_CONF "/etc/mailtun/mailtun.conf"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: mailtund [-f] [-n] [-d] [-c config]\n"
+                 "  -c FILE  configuration (default " DEFAULT_CONF ")\n"
+                 "  -f       stay in the foreground and log to stderr (default: syslog)\n"
+                 "  -d       debug logging\n"
+                 "  -n       check the configuration and exit\n");
+}
+
+static void on_stopped(void *arg)
+{
+    event_base_loopexit(arg, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct tunnel *t = arg;
+    switch (sig) {
+    case SIGCHLD: tunnel_child_exited(t); break;
+    case SIGUSR1: tunnel_redial(t, "SIGUSR1"); break;
+    default: tunnel_stop(t, sig == SIGTERM ? "SIGTERM" : "SIGINT"); break;
+    }
+}
+
+/* One mailtund per state dir: a second one would fight over pppd and routes. */
+static int take_pidfile(const char *dir, char *err, size_t errlen)
+{
+    char path[300], pid[32];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/mailtund.pid", dir);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        snprintf(err, errlen, "another mailtund holds %s", path);
+        close(fd);
+        return -1;
+    }
+    snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || write(fd, pid, strlen(pid)) < 0)
+        log_warn("pid file write path=%s", path);
+    return fd;   /* kept open: the lock lives as long as we do */
+}
+
+static int make_dir_of(const char *path)
+{
+    char dir[512];
+    char *slash;
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    return mkdir(dir, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf_path = DEFAULT_CONF;
+    int foreground = 0, debug = 0, check_only = 0, opt;
+    struct tunnel_conf conf;
+    char err[CONF_ERR_LEN];
+    struct event_base *base;
+    struct ctl_server *ctl;
+    struct control control = { 0 };
+    struct tunnel *t;
+    struct event *sigs[4];
+    const int signos[4] = { SIGTERM, SIGINT, SIGCHLD, SIGUSR1 };
+    struct group *gr;
+    int lvl;
+
+    while ((opt = getopt(argc, argv, "c:fdnh")) != -1) {
+        switch (opt) {
+        case 'c': conf_path = optarg; break;
+        case 'f': foreground = 1; break;
+        case 'd': debug = 1; break;
+        case 'n': check_only = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "mailtund: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (tunnel_conf_load(conf_path, &conf, err) < 0) {
+        fprintf(stderr, "mailtund: %s\n", err);
+        return 1;
+    }
+    lvl = log_level_parse(conf.log_level);
+    if (lvl < 0) {
+        fprintf(stderr, "mailtund: %s: [tunnel] log_level: unknown level '%s'\n", conf_path, conf.log_level);
+        return 1;
+    }
+    if (check_only) {
+        printf("mailtund: %s: configuration ok\n", conf_path);
+        tunnel_conf_free(&conf);
+        return 0;
+    }
+    log_init("mailtund", foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG, debug ? LOG_LVL_DEBUG : (enum log_level)lvl);
+    if (geteuid() != 0)
+        fatalx("mailtund must run as root (it starts pppd and changes routes)");
+    if (mkdir(conf.state_dir, 0755) < 0 && errno != EEXIST)
+        fatal("cannot create state_dir %s", conf.state_dir);
+    if (make_dir_of(conf.control_socket) < 0)
+        fatal("cannot create the directory of %s", conf.control_socket);
+    if (take_pidfile(conf.state_dir, err, sizeof(err)) < 0)
+        fatalx("%s", err);
+    signal(SIGPIPE, SIG_IGN);
+
+    base = event_base_new();
+    if (!base)
+        fatalx("cannot create the event loop");
+    gr = getgrnam(conf.control_group);
+    if (!gr)
+        log_warnx("control group %s does not exist: control socket is root-only", conf.control_group);
+    control.started = time(NULL);
+    ctl = ctl_server_open(base, conf.control_socket, gr ? gr->gr_gid : (gid_t)-1, control_on_msg,
+                          control_on_gone, &control, err, sizeof(err));
+    if (!ctl)
+        fatalx("%s", err);
+    t = tunnel_new(base, &conf, ctl, on_stopped, base, err, sizeof(err));
+    if (!t)
+        fatalx("routes: %s", err);
+    control.tunnel = t;
+    for (int i = 0; i < 4; i++) {
+        sigs[i] = evsignal_new(base, signos[i], on_signal, t);
+        evsignal_add(sigs[i], NULL);
+    }
+    log_notice("mailtund started config=%s server=%s uplink=%s", conf_path,
+               inet_ntoa(conf.server), conf.uplink);
+    tunnel_start(t);
+    event_base_dispatch(base);
+
+    log_notice("mailtund stopped");
+    for (int i = 0; i < 4; i++)
+        event_free(sigs[i]);
+    tunnel_free(t);
+    ctl_server_close(ctl);
+    event_base_free(base);
+    tunnel_conf_free(&conf);
+    return 0;
+}

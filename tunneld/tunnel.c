@@ -1,0 +1,543 @@
+/*
+ * tunnel.c — the link supervisor (see tunnel.h).
+ *
+ * Failure handling is one path: tunnel_fail() records why, tears down what is running and
+ * arms the back-off; maybe_dial() starts the next attempt once nothing of the old one is
+ * left. The back-off doubles from backoff_min to backoff_max with +-25 % jitter, and a link
+ * that came up resets it.
+ */
+#include "tunnel.h"
+#include "ctl_server.h"
+#include "log.h"
+#include "pppd_child.h"
+#include "pptp_conn.h"
+#include "routes.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#define CTL_FLAG_SUBSCRIBED 1u
+#define PPPD_GRACE_MS 5000
+
+struct tunnel {
+    struct event_base *base;
+    const struct tunnel_conf *conf;
+    struct ctl_server *ctl;
+    struct routes *routes;
+    enum tunnel_state state;
+
+    struct pptp_conn *conn;
+    struct pptp_call_info call;
+    int call_up;
+    struct in_addr gre_local;           /* our end of the TCP connection */
+
+    struct pppd_child pppd;
+    struct ctl_client *plugin;          /* pppd's plugin, once it said hello */
+    struct event *pppd_kill_timer;      /* SIGKILL if SIGTERM is not enough */
+    struct event *setup_timer;          /* PPP must reach ip-up in time */
+    struct event *backoff_timer;
+    struct event *stop_timer;           /* hard limit for shutdown */
+
+    char ifname[32];
+    struct in_addr peer;
+    long mtu;
+    time_t up_since;
+    unsigned long reconnects;
+    unsigned long dials;
+    int failures;                       /* consecutive, for the back-off */
+    int dial_wanted;
+    char last_error[320];
+
+    void (*done)(void *);
+    void *done_arg;
+};
+
+static void maybe_dial(struct tunnel *t);
+static void on_stop_timeout(evutil_socket_t fd, short what, void *arg);
+
+const char *tunnel_state_name(enum tunnel_state s)
+{
+    static const char *const names[] = { "wait-uplink", "dialing", "ppp", "up", "backoff",
+                                         "stopping", "stopped" };
+    return s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+static void set_state(struct tunnel *t, enum tunnel_state s, const char *reason)
+{
+    if (t->state == s)
+        return;
+    log_info("tunnel state %s -> %s reason=\"%s\"", tunnel_state_name(t->state), tunnel_state_name(s),
+             reason);
+    t->state = s;
+}
+
+static const char *ntoa(struct in_addr a, char *buf)
+{
+    return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
+}
+
+static void arm(struct event *ev, long ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    evtimer_add(ev, &tv);
+}
+
+static void publish_link_down(struct tunnel *t, const char *reason)
+{
+    struct ipc_builder b;
+    char err[256];
+
+    log_notice("link down ifname=%s reason=\"%s\"", t->ifname, reason);
+    ipc_begin(&b, IPC_LINK_DOWN);
+    ipc_put_str(&b, ATTR_REASON, reason);
+    ipc_finish(&b);
+    ctl_server_broadcast(t->ctl, CTL_FLAG_SUBSCRIBED, &b);
+    if (routes_fixed_source_down(t->routes, t->conf->fixed_address, err, sizeof(err)) < 0)
+        log_warnx("route fixed-source down failed reason=\"%s\"", err);
+    t->up_since = 0;
+}
+
+/* Stops whatever runs of the current attempt; the pieces report back when they are gone. */
+static void teardown(struct tunnel *t, const char *reason)
+{
+    evtimer_del(t->setup_timer);
+    if (t->up_since)
+        publish_link_down(t, reason);
+    if (t->pppd.pid && !t->pppd.term_sent) {
+        log_info("pppd stop pid=%d reason=\"%s\"", (int)t->pppd.pid, reason);
+        pppd_child_terminate(&t->pppd);
+        arm(t->pppd_kill_timer, PPPD_GRACE_MS);
+    }
+    /* pppd hangs up LCP first; the call is cleared once pppd is gone (child_exited). */
+    if (t->conn && !t->pppd.pid)
+        pptp_conn_shutdown(t->conn);
+}
+
+static long backoff_ms(struct tunnel *t)
+{
+    long ms = t->conf->backoff_min_ms;
+    uint32_t r = 0;
+    for (int i = 1; i < t->failures && ms < t->conf->backoff_max_ms; i++)
+        ms *= 2;
+    if (ms > t->conf->backoff_max_ms)
+        ms = t->conf->backoff_max_ms;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+        r = (uint32_t)rand();
+    /* +-25 % so many gateways of one provider do not re-dial in lock step */
+    return ms - ms / 4 + (long)(r % (uint32_t)(ms / 2 + 1));
+}
+
+static void tunnel_fail(struct tunnel *t, const char *reason)
+{
+    long wait;
+    if (t->state == TUNNEL_STOPPING || t->state == TUNNEL_STOPPED)
+        return;
+    snprintf(t->last_error, sizeof(t->last_error), "%s", reason);
+    t->failures++;
+    teardown(t, reason);
+    wait = backoff_ms(t);
+    log_warnx("tunnel failed reason=\"%s\" retry_in_ms=%ld failures=%d", reason, wait, t->failures);
+    set_state(t, TUNNEL_BACKOFF, reason);
+    t->dial_wanted = 0;
+    evtimer_del(t->backoff_timer);
+    arm(t->backoff_timer, wait);
+}
+
+static void on_backoff(evutil_socket_t fd, short what, void *arg)
+{
+    struct tunnel *t = arg;
+    t->dial_wanted = 1;
+    maybe_dial(t);
+}
+
+static void on_setup_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    tunnel_fail(arg, "PPP negotiation did not reach ip-up in time");
+}
+
+static void on_pppd_kill(evutil_socket_t fd, short what, void *arg)
+{
+    struct tunnel *t = arg;
+    if (pppd_child_escalate(&t->pppd, PPPD_GRACE_MS))
+        log_warnx("pppd killed pid=%d reason=\"no exit %d ms after SIGTERM\"", (int)t->pppd.pid,
+                  PPPD_GRACE_MS);
+}
+
+static void start_pppd(struct tunnel *t)
+{
+    struct pppd_config pc;
+    struct pppd_argv argv;
+    char err[256];
+
+    pppd_config_init(&pc);
+    pc.pppd_path = t->conf->pppd;
+    pc.plugin_path = t->conf->plugin;
+    pc.ipc_socket = t->conf->control_socket;
+    pc.user = t->conf->user;
+    pc.remotename = t->conf->remotename;
+    pc.fixed = t->conf->fixed_address;
+    pc.options_file = t->conf->pppd_options;
+    pc.logfile = t->conf->pppd_logfile;
+    pc.lcp_echo_interval = (int)(t->conf->lcp_echo_interval_ms / 1000);
+    pc.lcp_echo_failure = (int)t->conf->lcp_echo_failure;
+    pc.mtu = pc.mru = (int)t->conf->mtu;
+    pc.debug = log_get_level() >= LOG_LVL_DEBUG;
+    if (pppd_build_argv(&pc, &argv, err, sizeof(err)) < 0 ||
+        pppd_child_spawn(&t->pppd, &argv, STDERR_FILENO, err, sizeof(err)) < 0) {
+        tunnel_fail(t, err);
+        return;
+    }
+    log_info("pppd started pid=%d plugin=%s", (int)t->pppd.pid, t->conf->plugin);
+    set_state(t, TUNNEL_PPP, "call established");
+    arm(t->setup_timer, t->conf->connect_timeout_ms * 2);
+}
+
+static void on_call_established(void *arg, const struct pptp_call_info *call)
+{
+    struct tunnel *t = arg;
+    char a[INET_ADDRSTRLEN];
+
+    t->call = *call;
+    t->call_up = 1;
+    if (pptp_conn_local_addr(t->conn, &t->gre_local) < 0) {
+        tunnel_fail(t, "cannot tell the local address of the control connection");
+        return;
+    }
+    log_info("call established call_id=%u peer_call_id=%u local=%s speed=%u", call->local_call_id,
+             call->peer_call_id, ntoa(t->gre_local, a), call->connect_speed);
+    start_pppd(t);
+}
+
+static void on_call_cleared(void *arg, const char *reason)
+{
+    struct tunnel *t = arg;
+    t->call_up = 0;
+    log_info("call cleared reason=\"%s\"", reason);
+    if (t->pppd.pid)
+        tunnel_fail(t, reason);
+}
+
+static void check_stopped(struct tunnel *t)
+{
+    if (t->state != TUNNEL_STOPPING || t->conn || t->pppd.pid)
+        return;
+    routes_remove_all(t->routes);
+    evtimer_del(t->stop_timer);
+    set_state(t, TUNNEL_STOPPED, "pppd gone, call cleared, routes removed");
+    if (t->done)
+        t->done(t->done_arg);
+}
+
+static void on_conn_closed(void *arg, const char *reason)
+{
+    struct tunnel *t = arg;
+    pptp_conn_free(t->conn);
+    t->conn = NULL;
+    t->call_up = 0;
+    log_info("pptp closed reason=\"%s\"", reason);
+    if (t->state == TUNNEL_STOPPING) {
+        check_stopped(t);
+        return;
+    }
+    if (t->state != TUNNEL_BACKOFF)
+        tunnel_fail(t, reason);
+    maybe_dial(t);
+}
+
+static void maybe_dial(struct tunnel *t)
+{
+    struct pptp_ctrl_config pc;
+    struct pptp_conn_events ev = { on_call_established, on_call_cleared, on_conn_closed, t };
+    char err[256], a[INET_ADDRSTRLEN];
+    uint16_t call_id;
+
+    if (!t->dial_wanted || t->conn || t->pppd.pid || t->state == TUNNEL_STOPPING ||
+        t->state == TUNNEL_STOPPED)
+        return;
+    /* The host route first, or the control connection would try to go through the tunnel. */
+    if (routes_server_host_route(t->routes, t->conf->server, err, sizeof(err)) < 0) {
+        set_state(t, TUNNEL_WAIT_UPLINK, err);
+        snprintf(t->last_error, sizeof(t->last_error), "%s", err);
+        t->dial_wanted = 0;
+        arm(t->backoff_timer, t->conf->backoff_min_ms);
+        return;
+    }
+    pptp_ctrl_config_defaults(&pc);
+    snprintf(pc.hostname, sizeof(pc.hostname), "%s", t->conf->hostname);
+    pc.echo_interval_ms = (uint32_t)t->conf->echo_interval_ms;
+    pc.echo_timeout_ms = (uint32_t)t->conf->echo_timeout_ms;
+    pc.sccrp_timeout_ms = pc.ocrp_timeout_ms = (uint32_t)t->conf->connect_timeout_ms;
+    /* A fresh call ID per dial: a late packet of the old call cannot hit the new one. */
+    if (getrandom(&call_id, sizeof(call_id), GRND_NONBLOCK) != sizeof(call_id))
+        call_id = (uint16_t)rand();
+    pc.call_id = call_id ? call_id : 1;
+    pc.call_serial = (uint16_t)(++t->dials);
+    t->dial_wanted = 0;
+    log_info("dial server=%s port=%ld call_id=%u attempt=%lu", ntoa(t->conf->server, a),
+             t->conf->port, pc.call_id, t->dials);
+    set_state(t, TUNNEL_DIALING, "dial");
+    t->conn = pptp_conn_open(t->base, t->conf->server, (uint16_t)t->conf->port, &pc,
+                             t->conf->connect_timeout_ms, &ev);
+    if (!t->conn)
+        tunnel_fail(t, "out of memory opening the control connection");
+}
+
+struct tunnel *tunnel_new(struct event_base *base, const struct tunnel_conf *conf,
+                          struct ctl_server *ctl, void (*done)(void *), void *done_arg,
+                          char *err, size_t errlen)
+{
+    struct tunnel *t = calloc(1, sizeof(*t));
+    struct routes_config rc;
+
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    t->base = base;
+    t->conf = conf;
+    t->ctl = ctl;
+    t->done = done;
+    t->done_arg = done_arg;
+    t->state = TUNNEL_WAIT_UPLINK;
+    routes_config_defaults(&rc);
+    rc.table = (uint32_t)conf->route_table;
+    rc.rule_priority = (uint32_t)conf->rule_priority;
+    t->routes = routes_open(&rc, err, errlen);
+    t->pppd_kill_timer = evtimer_new(base, on_pppd_kill, t);
+    t->setup_timer = evtimer_new(base, on_setup_timeout, t);
+    t->backoff_timer = evtimer_new(base, on_backoff, t);
+    t->stop_timer = evtimer_new(base, on_stop_timeout, t);
+    if (!t->routes || !t->pppd_kill_timer || !t->setup_timer || !t->backoff_timer || !t->stop_timer) {
+        if (t->routes && !err[0])
+            snprintf(err, errlen, "out of memory");
+        tunnel_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void tunnel_start(struct tunnel *t)
+{
+    t->dial_wanted = 1;
+    maybe_dial(t);
+}
+
+void tunnel_redial(struct tunnel *t, const char *reason)
+{
+    if (t->state == TUNNEL_STOPPING || t->state == TUNNEL_STOPPED)
+        return;
+    log_notice("tunnel redial reason=\"%s\"", reason);
+    teardown(t, reason);
+    evtimer_del(t->backoff_timer);
+    t->failures = 0;
+    t->dial_wanted = 1;
+    set_state(t, TUNNEL_BACKOFF, reason);
+    maybe_dial(t);
+}
+
+static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct tunnel *t = arg;
+    struct pppd_exit ex;
+    log_warnx("tunnel stop forced reason=\"shutdown did not finish in time\"");
+    if (t->pppd.pid)
+        pppd_child_stop(&t->pppd, 0, &ex);
+    if (t->conn) {
+        pptp_conn_free(t->conn);
+        t->conn = NULL;
+    }
+    check_stopped(t);
+}
+
+void tunnel_stop(struct tunnel *t, const char *reason)
+{
+    if (t->state == TUNNEL_STOPPING || t->state == TUNNEL_STOPPED)
+        return;
+    evtimer_del(t->backoff_timer);
+    t->dial_wanted = 0;
+    set_state(t, TUNNEL_STOPPING, reason);
+    teardown(t, reason);
+    arm(t->stop_timer, PPPD_GRACE_MS * 2);
+    check_stopped(t);
+}
+
+void tunnel_free(struct tunnel *t)
+{
+    if (!t)
+        return;
+    if (t->conn)
+        pptp_conn_free(t->conn);
+    if (t->routes)
+        routes_close(t->routes);
+    if (t->pppd_kill_timer)
+        event_free(t->pppd_kill_timer);
+    if (t->setup_timer)
+        event_free(t->setup_timer);
+    if (t->backoff_timer)
+        event_free(t->backoff_timer);
+    if (t->stop_timer)
+        event_free(t->stop_timer);
+    free(t);
+}
+
+void tunnel_child_exited(struct tunnel *t)
+{
+    struct pppd_exit ex;
+    char why[200];
+
+    if (pppd_child_reap(&t->pppd, &ex) != 1)
+        return;
+    evtimer_del(t->pppd_kill_timer);
+    t->plugin = NULL;
+    log_info("pppd exited %s", ex.text);
+    if (t->conn)
+        pptp_conn_shutdown(t->conn);
+    if (t->state == TUNNEL_STOPPING) {
+        check_stopped(t);
+        return;
+    }
+    if (t->state != TUNNEL_BACKOFF) {
+        snprintf(why, sizeof(why), "pppd %s", ex.text);
+        tunnel_fail(t, why);
+    }
+    maybe_dial(t);
+}
+
+static void plugin_ip_up(struct tunnel *t, const struct ipc_msg *m)
+{
+    struct in_addr local;
+    uint32_t mtu = 0;
+    char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], err[256], why[320];
+    struct ipc_builder ev;
+
+    if (ipc_get_str(m, ATTR_IFNAME, t->ifname, sizeof(t->ifname)) < 0 ||
+        ipc_get_in4(m, ATTR_LOCAL, &local) < 0 || ipc_get_in4(m, ATTR_PEER, &t->peer) < 0) {
+        tunnel_fail(t, "plugin sent an incomplete ip-up");
+        return;
+    }
+    ipc_get_u32(m, ATTR_MTU, &mtu);
+    t->mtu = mtu;
+    if (local.s_addr != t->conf->fixed_address.s_addr) {
+        snprintf(why, sizeof(why), "link refused: IPCP gave %s but fixed_address is %s",
+                 ntoa(local, a), ntoa(t->conf->fixed_address, b));
+        log_errx("%s", why);
+        tunnel_fail(t, why);
+        return;
+    }
+    if (routes_fixed_source_route(t->routes, local, t->ifname, err, sizeof(err)) < 0) {
+        snprintf(why, sizeof(why), "routes for the fixed address failed: %s", err);
+        tunnel_fail(t, why);
+        return;
+    }
+    evtimer_del(t->setup_timer);
+    if (t->reconnects || t->dials > 1)
+        t->reconnects++;
+    t->failures = 0;
+    t->up_since = time(NULL);
+    t->last_error[0] = '\0';
+    set_state(t, TUNNEL_UP, "ip-up with the fixed address");
+    log_notice("link up ifname=%s local=%s peer=%s mtu=%u", t->ifname, ntoa(local, a),
+               ntoa(t->peer, b), mtu);
+    if (tunnel_link_event(t, &ev))
+        ctl_server_broadcast(t->ctl, CTL_FLAG_SUBSCRIBED, &ev);
+}
+
+void tunnel_plugin_msg(struct tunnel *t, struct ctl_client *c, const struct ipc_msg *m)
+{
+    struct ipc_builder b;
+    char reason[160];
+
+    /* Only the pppd we started may speak for the link. */
+    if (!t->pppd.pid || ctl_client_pid(c) != t->pppd.pid) {
+        log_warnx("plugin message refused pid=%d type=%s reason=\"not our pppd\"",
+                  (int)ctl_client_pid(c), ipc_type_name(m->type));
+        ctl_client_error(c, "not the pppd started by mailtund");
+        return;
+    }
+    t->plugin = c;
+    switch (m->type) {
+    case IPC_CALL_REQUEST:
+        if (t->state != TUNNEL_PPP || !t->call_up) {
+            ctl_client_error(c, "no call established");
+            return;
+        }
+        ipc_begin(&b, IPC_CALL_REPLY);
+        ipc_put_in4(&b, ATTR_SERVER, t->conf->server);
+        ipc_put_in4(&b, ATTR_LOCAL, t->gre_local);
+        ipc_put_u16(&b, ATTR_LOCAL_CALL_ID, t->call.local_call_id);
+        ipc_put_u16(&b, ATTR_PEER_CALL_ID, t->call.peer_call_id);
+        ipc_finish(&b);
+        ctl_client_send(c, &b);
+        log_info("call handed to pppd pid=%d call_id=%u peer_call_id=%u", (int)t->pppd.pid,
+                 t->call.local_call_id, t->call.peer_call_id);
+        break;
+    case IPC_PPP_AUTH_UP:
+        log_info("ppp authenticated pid=%d", (int)t->pppd.pid);
+        break;
+    case IPC_PPP_IP_UP:
+        plugin_ip_up(t, m);
+        break;
+    case IPC_PPP_IP_DOWN:
+        if (t->up_since)
+            publish_link_down(t, "ip-down");
+        break;
+    case IPC_PPP_EXIT:
+        if (ipc_get_str(m, ATTR_REASON, reason, sizeof(reason)) == 0)
+            log_info("pppd exiting pid=%d reason=\"%s\"", (int)t->pppd.pid, reason);
+        break;
+    default:
+        ctl_client_error(c, "unexpected message from plugin");
+    }
+}
+
+void tunnel_plugin_gone(struct tunnel *t, struct ctl_client *c)
+{
+    if (t->plugin == c)
+        t->plugin = NULL;
+}
+
+void tunnel_status(const struct tunnel *t, struct ipc_builder *b)
+{
+    char a[INET_ADDRSTRLEN];
+    ipc_put_kv(b, "state", "%s", tunnel_state_name(t->state));
+    ipc_put_kv(b, "server", "%s", ntoa(t->conf->server, a));
+    ipc_put_kv(b, "uplink", "%s", t->conf->uplink);
+    ipc_put_kv(b, "fixed_address", "%s", ntoa(t->conf->fixed_address, a));
+    if (t->up_since) {
+        ipc_put_kv(b, "interface", "%s", t->ifname);
+        ipc_put_kv(b, "peer", "%s", ntoa(t->peer, a));
+        ipc_put_kv(b, "uptime_s", "%ld", (long)(time(NULL) - t->up_since));
+    }
+    if (t->call_up) {
+        ipc_put_kv(b, "call_id", "%u", t->call.local_call_id);
+        ipc_put_kv(b, "peer_call_id", "%u", t->call.peer_call_id);
+    }
+    if (t->pppd.pid)
+        ipc_put_kv(b, "pppd_pid", "%d", (int)t->pppd.pid);
+    ipc_put_kv(b, "dials", "%lu", t->dials);
+    ipc_put_kv(b, "reconnects", "%lu", t->reconnects);
+    ipc_put_kv(b, "last_error", "%s", t->last_error);
+}
+
+int tunnel_link_event(const struct tunnel *t, struct ipc_builder *b)
+{
+    if (!t->up_since)
+        return 0;
+    ipc_begin(b, IPC_LINK_UP);
+    ipc_put_str(b, ATTR_IFNAME, t->ifname);
+    ipc_put_in4(b, ATTR_LOCAL, t->conf->fixed_address);
+    ipc_put_in4(b, ATTR_PEER, t->peer);
+    return ipc_finish(b) > 0;
+}
+
+enum tunnel_state tunnel_get_state(const struct tunnel *t)
+{
+    return t->state;
+}
