@@ -1,0 +1,149 @@
+#!/bin/bash
+# mailtund_peers.sh — mailtund against scripted peers, on the host, in namespaces it makes.
+#
+# A fake PPTP server (tests/host/peers/fake_pptpd.py) in a "provider" namespace and a fake
+# pppd (tests/host/peers/fake_pppd.py, speaking the plugin's side of the control socket) let
+# mailtund's whole supervisor run without a PPP kernel: dial, call handed to pppd, fixed
+# address checked, routes and rule in place, LINK_UP to subscribers, the server vanishing and
+# coming back (re-dial), a wrong address refused, and SIGTERM cleaning up everything.
+# The real PPP path is covered by the lab scenarios.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${B:-build}
+case $B in /*) ;; *) B=$ROOT/$B;; esac
+PEERS=$ROOT/tests/host/peers
+
+[ "$(id -u)" = 0 ] || { echo "skip: needs root for network namespaces and routes"; exit 77; }
+command -v ip >/dev/null || { echo "skip: iproute2 missing"; exit 77; }
+[ -x "$B/tunneld/mailtund" ] || { echo "mailtund not built in $B"; exit 1; }
+
+P=mtp$$ C=mtc$$
+work=$(mktemp -d /tmp/mailtund-peers.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    ip netns pids "$C" 2>/dev/null | xargs -r kill -9 2>/dev/null
+    ip netns pids "$P" 2>/dev/null | xargs -r kill -9 2>/dev/null
+    ip netns del "$C" 2>/dev/null; ip netns del "$P" 2>/dev/null
+    [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*"
+    echo "--- mailtund log (last 30 lines)"; tail -n 30 "$work/mailtund.log" 2>/dev/null
+    echo "--- fake pptpd log"; tail -n 20 "$work/pptpd.log" 2>/dev/null
+    exit 1
+}
+ok() { echo "ok: $*"; }
+# wait_for SECONDS DESCRIPTION COMMAND...: polls every 0.1 s
+wait_for() {
+    local secs=$1 what=$2; shift 2
+    local end=$((SECONDS + secs))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -ge $end ] && fail "timeout after ${secs}s waiting for: $what"
+        sleep 0.1
+    done
+}
+inc() { ip netns exec "$C" "$@"; }
+state_is() { "$B/ctl/mailtunctl" --tunneld-socket "$work/mailtund.sock" --relayd-socket /nonexistent status 2>/dev/null | grep -q "state  *$1\$"; }
+
+ip netns add "$P" && ip netns add "$C" || { echo "skip: cannot create network namespaces"; exit 77; }
+ip link add "vc$$" type veth peer name "vp$$" || fail "veth"
+ip link set "vc$$" netns "$C"; ip link set "vp$$" netns "$P"
+ip -n "$P" link set lo up; ip -n "$P" link set "vp$$" up
+ip -n "$P" addr add 198.51.100.1/24 dev "vp$$"
+ip -n "$P" addr add 203.0.113.1/32 dev lo
+ip -n "$C" link set lo up; ip -n "$C" link set "vc$$" up
+ip -n "$C" addr add 198.51.100.2/24 dev "vc$$"
+ip -n "$C" route add default via 198.51.100.1
+# stands in for pppN: the fake pppd reports it in ip-up
+# (a veth end: this kernel may have no dummy driver)
+ip -n "$C" link add ppp-fake type veth peer name ppp-fake-p && ip -n "$C" link set ppp-fake up && ip -n "$C" link set ppp-fake-p up
+ip -n "$C" addr add 192.0.2.10/32 dev ppp-fake
+
+cat >"$work/mailtun.conf" <<EOC
+[tunnel]
+server = 203.0.113.1
+user = gw-test
+fixed_address = 192.0.2.10
+uplink = vc$$
+pppd = $PEERS/fake_pppd.py
+plugin = $B/pppd-plugin/mailtun.so
+control_socket = $work/mailtund.sock
+state_dir = $work
+backoff_min = 1s
+backoff_max = 2s
+connect_timeout = 3s
+log_level = debug
+EOC
+echo "FAKE_PPP_IFNAME=ppp-fake" >"$work/fake_pppd.conf"
+
+start_server() {
+    ip netns exec "$P" "$PEERS/fake_pptpd.py" --listen 203.0.113.1 --log "$work/pptpd.log" "$@" &
+    server=$!; pids+=("$server")
+    wait_for 5 "fake pptpd listening" grep -q LISTEN "$work/pptpd.log"
+}
+start_mailtund() {
+    ip netns exec "$C" "$B/tunneld/mailtund" -f -c "$work/mailtun.conf" >>"$work/mailtund.log" 2>&1 &
+    daemon=$!; pids+=("$daemon")
+}
+
+# --- 1. dial, fixed address, routes, LINK_UP -----------------------------------------------
+start_server
+start_mailtund
+"$PEERS/subscriber.py" "$work/mailtund.sock" "$work/events.log" & pids+=($!)
+wait_for 10 "tunnel up" state_is up
+ok "tunnel up: $(grep -o 'link up.*' "$work/mailtund.log" | head -n 1)"
+grep -q "SCCRQ len=156" "$work/pptpd.log" && grep -q "OCRQ len=168" "$work/pptpd.log" || fail "server did not see SCCRQ and OCRQ"
+inc ip rule | grep -q "from 192.0.2.10 lookup 1723" || fail "no source rule: $(inc ip rule)"
+inc ip route show table 1723 | grep -q "default dev ppp-fake" || fail "table 1723: $(inc ip route show table 1723)"
+inc ip route show | grep -q "203.0.113.1 via 198.51.100.1 dev vc$$" || fail "no host route to the server: $(inc ip route)"
+ok "rule, table and host route in place"
+wait_for 5 "LINK_UP event" grep -q "LINK_UP ppp-fake 192.0.2.10 192.0.2.1" "$work/events.log"
+ok "subscriber got LINK_UP"
+argv=$(head -n 1 "$work/fake_pppd.argv")
+for o in nodetach require-mppe-128 refuse-pap refuse-chap refuse-mschap "name gw-test" "192.0.2.10:" "mailtun-socket $work/mailtund.sock"; do
+    grep -q -- "$o" <<<"$argv" || fail "pppd argv lacks '$o': $argv"
+done
+grep -qw persist <<<"${argv//nopersist/}" && fail "pppd argv has persist: $argv"
+ok "pppd options: MS-CHAPv2 only, MPPE-128 required, nodetach, no persist"
+
+# --- 2. the server vanishes, comes back: re-dial -------------------------------------------
+kill "$server"; wait "$server" 2>/dev/null
+wait_for 10 "link down noticed" grep -q "LINK_DOWN" "$work/events.log"
+ok "server gone: $(grep LINK_DOWN "$work/events.log" | head -n 1)"
+start_server
+wait_for 15 "tunnel up again" state_is up
+"$B/ctl/mailtunctl" --tunneld-socket "$work/mailtund.sock" --relayd-socket /nonexistent status 2>/dev/null | grep -q "reconnects  *1$" \
+    || fail "reconnects not counted: $("$B/ctl/mailtunctl" --tunneld-socket "$work/mailtund.sock" status 2>/dev/null)"
+[ "$(grep -c LINK_UP "$work/events.log")" = 2 ] || fail "expected 2 LINK_UP: $(cat "$work/events.log")"
+ok "re-dialled after the server came back, reconnects=1"
+
+# --- 3. SIGTERM: pppd hung up, call cleared, routes removed --------------------------------
+kill -TERM "$daemon"
+for _ in $(seq 100); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$daemon" 2>/dev/null && fail "mailtund still running 10 s after SIGTERM"
+tail -n 5 "$work/pptpd.log" | grep -q CCRQ || fail "no Call-Clear-Request on shutdown"
+tail -n 5 "$work/pptpd.log" | grep -q StopCCRQ || fail "no Stop-Control-Connection-Request on shutdown"
+pgrep -f "$PEERS/fake_pppd.py" >/dev/null && fail "pppd still running after mailtund stopped"
+inc ip rule | grep -q "lookup 1723" && fail "rule left behind: $(inc ip rule)"
+inc ip route show table 1723 2>/dev/null | grep -q . && fail "table 1723 left: $(inc ip route show table 1723)"
+inc ip route show | grep -q "203.0.113.1" && fail "host route left: $(inc ip route)"
+ok "SIGTERM: call cleared, control connection stopped, pppd gone, routes removed"
+
+# --- 4. the wrong address is refused -------------------------------------------------------
+echo "FAKE_PPP_ADDRESS=192.0.2.99" >>"$work/fake_pppd.conf"
+start_mailtund
+wait_for 10 "refusal logged" grep -q "link refused: IPCP gave 192.0.2.99 but fixed_address is 192.0.2.10" "$work/mailtund.log"
+sleep 0.5
+state_is up && fail "link with the wrong address reported up"
+inc ip route show table 1723 | grep -q "ppp-fake" && fail "routes set for the wrong address"
+ok "wrong address refused: $(grep -o 'link refused.*' "$work/mailtund.log" | head -n 1)"
+# back-off, not a tight loop: at most a handful of dials in 3 seconds
+sleep 3
+dials=$(grep -c "dial server=" "$work/mailtund.log")
+[ "$dials" -le 8 ] || fail "re-dialling too fast: $dials dials"
+ok "backing off ($dials dials in total so far)"
+kill -TERM "$daemon"; wait "$daemon" 2>/dev/null
+echo "all mailtund peer checks passed"

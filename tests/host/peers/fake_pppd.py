@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""fake_pppd.py — stands in for pppd + mailtun.so on a host without PPP.
+
+mailtund starts it with pppd's command line. It does what the plugin does on the control
+socket: HELLO, CALL_REQUEST (expects CALL_REPLY), AUTH_UP, IP_UP with the interface named in
+$FAKE_PPP_IFNAME and the address in $FAKE_PPP_ADDRESS (default: the one pppd was asked for),
+then waits for SIGTERM, sends IP_DOWN and EXIT and exits 5 like pppd does. Its argv is
+appended to fake_pppd.argv beside the control socket, so tests can check the options.
+mailtund gives pppd a clean environment, so settings come from fake_pppd.conf beside the
+control socket (KEY=VALUE lines: FAKE_PPP_IFNAME, FAKE_PPP_ADDRESS).
+"""
+import os
+import signal
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mtipc  # noqa: E402
+
+argv = sys.argv[1:]
+sock_path = argv[argv.index("mailtun-socket") + 1]
+here = os.path.dirname(sock_path)
+with open(os.path.join(here, "fake_pppd.argv"), "a") as f:
+    f.write(" ".join(argv) + "\n")
+settings = {}
+if os.path.exists(os.path.join(here, "fake_pppd.conf")):
+    for line in open(os.path.join(here, "fake_pppd.conf")):
+        if "=" in line:
+            k, v = line.strip().split("=", 1)
+            settings[k] = v
+wanted = [a[:-1] for a in argv if a.endswith(":") and a[0].isdigit()]
+address = settings.get("FAKE_PPP_ADDRESS") or (wanted[0] if wanted else "0.0.0.0")
+ifname = settings.get("FAKE_PPP_IFNAME", "ppp0")
+
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sock_path)
+s.sendall(mtipc.frame(mtipc.HELLO, [(mtipc.A_ROLE, b"plugin"), (mtipc.A_PID, mtipc.u32(os.getpid()))]))
+mtipc.recv_frame(s)
+s.sendall(mtipc.frame(mtipc.CALL_REQUEST))
+t, attrs = mtipc.recv_frame(s)
+if t != mtipc.CALL_REPLY:
+    print("fake_pppd: no call: %r" % (attrs,), file=sys.stderr)
+    sys.exit(19)
+print("fake_pppd: call peer_call_id=%d" % int.from_bytes(mtipc.attr(attrs, mtipc.A_PEER_CALL_ID), "big"),
+      file=sys.stderr)
+stop = False
+
+
+def on_term(signo, frame):
+    global stop
+    stop = True
+
+
+signal.signal(signal.SIGTERM, on_term)
+time.sleep(0.2)   # LCP, MS-CHAPv2, CCP, IPCP would happen here
+s.sendall(mtipc.frame(mtipc.PPP_AUTH_UP))
+s.sendall(mtipc.frame(mtipc.PPP_IP_UP, [(mtipc.A_IFNAME, ifname.encode()), (mtipc.A_LOCAL, mtipc.in4(address)),
+                                        (mtipc.A_PEER, mtipc.in4("192.0.2.1")), (mtipc.A_MTU, mtipc.u32(1400))]))
+while not stop:
+    time.sleep(0.05)
+s.sendall(mtipc.frame(mtipc.PPP_IP_DOWN))
+s.sendall(mtipc.frame(mtipc.PPP_EXIT, [(mtipc.A_REASON, b"received signal")]))
+sys.exit(5)
