@@ -12,6 +12,7 @@
 #include "pppd_child.h"
 #include "pptp_conn.h"
 #include "routes.h"
+#include "uplink.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -44,6 +45,8 @@ struct tunnel {
     struct event *setup_timer;          /* PPP must reach ip-up in time */
     struct event *backoff_timer;
     struct event *stop_timer;           /* hard limit for shutdown */
+    struct event *planned_timer;        /* daily reconnect_at */
+    struct uplink *uplink;
 
     char ifname[32];
     struct in_addr peer;
@@ -257,16 +260,24 @@ static void maybe_dial(struct tunnel *t)
     struct pptp_conn_events ev = { on_call_established, on_call_cleared, on_conn_closed, t };
     char err[256], a[INET_ADDRSTRLEN];
     uint16_t call_id;
+    struct uplink_state up;
 
     if (!t->dial_wanted || t->conn || t->pppd.pid || t->state == TUNNEL_STOPPING ||
         t->state == TUNNEL_STOPPED)
         return;
+    uplink_get(t->uplink, &up);
+    if (!uplink_usable(&up)) {
+        /* Nothing to do until the kernel tells us the uplink is back (uplink.c). */
+        snprintf(err, sizeof(err), "uplink %s %s", t->conf->uplink,
+                 !up.present ? "does not exist" : !up.up ? "is down" : "has no IPv4 address");
+        set_state(t, TUNNEL_WAIT_UPLINK, err);
+        return;
+    }
     /* The host route first, or the control connection would try to go through the tunnel. */
     if (routes_server_host_route(t->routes, t->conf->server, err, sizeof(err)) < 0) {
+        /* No path to the server yet: a route change (uplink.c) will bring us back here. */
         set_state(t, TUNNEL_WAIT_UPLINK, err);
         snprintf(t->last_error, sizeof(t->last_error), "%s", err);
-        t->dial_wanted = 0;
-        arm(t->backoff_timer, t->conf->backoff_min_ms);
         return;
     }
     pptp_ctrl_config_defaults(&pc);
@@ -287,6 +298,100 @@ static void maybe_dial(struct tunnel *t)
                              t->conf->connect_timeout_ms, &ev);
     if (!t->conn)
         tunnel_fail(t, "out of memory opening the control connection");
+}
+
+/*
+ * The old path is gone with the old address: nothing can be said to the server over it, and
+ * pppd's LCP goodbye would only wait for its timeouts. Drop both at once and dial.
+ */
+static void teardown_fast(struct tunnel *t, const char *reason)
+{
+    if (t->up_since)
+        publish_link_down(t, reason);
+    evtimer_del(t->setup_timer);
+    if (t->conn) {
+        pptp_conn_free(t->conn);
+        t->conn = NULL;
+        t->call_up = 0;
+    }
+    if (t->pppd.pid) {
+        pppd_child_terminate(&t->pppd);
+        pppd_child_escalate(&t->pppd, 0);
+    }
+}
+
+static void on_uplink(void *arg, const struct uplink_state *old, const struct uplink_state *now)
+{
+    struct tunnel *t = arg;
+    char why[160], a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+
+    if (t->state == TUNNEL_STOPPING || t->state == TUNNEL_STOPPED)
+        return;
+    if (!uplink_usable(now)) {
+        if (t->state == TUNNEL_WAIT_UPLINK)
+            return;
+        snprintf(why, sizeof(why), "uplink %s lost %s", t->conf->uplink,
+                 !now->present ? "the interface" : !now->up ? "its link" : "its address");
+        snprintf(t->last_error, sizeof(t->last_error), "%s", why);
+        teardown_fast(t, why);
+        evtimer_del(t->backoff_timer);
+        t->dial_wanted = 1;     /* as soon as it is back */
+        set_state(t, TUNNEL_WAIT_UPLINK, why);
+        maybe_dial(t);          /* goes nowhere until usable, but keeps one code path */
+        return;
+    }
+    if (!uplink_usable(old) || old->addr.s_addr != now->addr.s_addr) {
+        if (uplink_usable(old))
+            snprintf(why, sizeof(why), "uplink address changed %s -> %s", ntoa(old->addr, a), ntoa(now->addr, b));
+        else
+            snprintf(why, sizeof(why), "uplink usable again addr=%s", ntoa(now->addr, a));
+        log_notice("tunnel redial reason=\"%s\"", why);
+        teardown_fast(t, why);
+        evtimer_del(t->backoff_timer);
+        t->failures = 0;
+        t->dial_wanted = 1;
+        set_state(t, TUNNEL_BACKOFF, why);
+        maybe_dial(t);
+        return;
+    }
+    if (t->state == TUNNEL_WAIT_UPLINK) {
+        maybe_dial(t);
+        return;
+    }
+    if (old->route_gen != now->route_gen && (t->conn || t->pppd.pid)) {
+        char err[256];
+        /* The gateway may have moved: the host route to the server must follow it. */
+        if (routes_server_host_route(t->routes, t->conf->server, err, sizeof(err)) < 0)
+            log_warnx("route to server not updated reason=\"%s\"", err);
+    }
+}
+
+static long minutes_until(long at_minute)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    long cur, wait;
+    localtime_r(&now, &tm);
+    cur = tm.tm_hour * 60 + tm.tm_min;
+    wait = at_minute - cur;
+    if (wait <= 0)
+        wait += 24 * 60;
+    return wait;
+}
+
+static void arm_planned(struct tunnel *t)
+{
+    long min = minutes_until(t->conf->reconnect_at);
+    /* At the start of that minute: subtract the seconds already gone in this one. */
+    long ms = min * 60000L - (long)(time(NULL) % 60) * 1000L;
+    arm(t->planned_timer, ms > 0 ? ms : 60000);
+}
+
+static void on_planned(evutil_socket_t fd, short what, void *arg)
+{
+    struct tunnel *t = arg;
+    tunnel_redial(t, "planned daily reconnect (reconnect_at)");
+    arm_planned(t);
 }
 
 struct tunnel *tunnel_new(struct event_base *base, const struct tunnel_conf *conf,
@@ -314,7 +419,11 @@ struct tunnel *tunnel_new(struct event_base *base, const struct tunnel_conf *con
     t->setup_timer = evtimer_new(base, on_setup_timeout, t);
     t->backoff_timer = evtimer_new(base, on_backoff, t);
     t->stop_timer = evtimer_new(base, on_stop_timeout, t);
-    if (!t->routes || !t->pppd_kill_timer || !t->setup_timer || !t->backoff_timer || !t->stop_timer) {
+    t->planned_timer = evtimer_new(base, on_planned, t);
+    if (t->routes)
+        t->uplink = uplink_new(base, conf->uplink, on_uplink, t, err, errlen);
+    if (!t->routes || !t->uplink || !t->pppd_kill_timer || !t->setup_timer || !t->backoff_timer ||
+        !t->stop_timer || !t->planned_timer) {
         if (t->routes && !err[0])
             snprintf(err, errlen, "out of memory");
         tunnel_free(t);
@@ -325,6 +434,11 @@ struct tunnel *tunnel_new(struct event_base *base, const struct tunnel_conf *con
 
 void tunnel_start(struct tunnel *t)
 {
+    if (t->conf->reconnect_at >= 0) {
+        arm_planned(t);
+        log_info("planned reconnect daily_at=%02ld:%02ld", t->conf->reconnect_at / 60,
+                 t->conf->reconnect_at % 60);
+    }
     t->dial_wanted = 1;
     maybe_dial(t);
 }
@@ -361,6 +475,7 @@ void tunnel_stop(struct tunnel *t, const char *reason)
     if (t->state == TUNNEL_STOPPING || t->state == TUNNEL_STOPPED)
         return;
     evtimer_del(t->backoff_timer);
+    evtimer_del(t->planned_timer);
     t->dial_wanted = 0;
     set_state(t, TUNNEL_STOPPING, reason);
     teardown(t, reason);
@@ -384,6 +499,9 @@ void tunnel_free(struct tunnel *t)
         event_free(t->backoff_timer);
     if (t->stop_timer)
         event_free(t->stop_timer);
+    if (t->planned_timer)
+        event_free(t->planned_timer);
+    uplink_free(t->uplink);
     free(t);
 }
 
@@ -509,6 +627,11 @@ void tunnel_status(const struct tunnel *t, struct ipc_builder *b)
     ipc_put_kv(b, "state", "%s", tunnel_state_name(t->state));
     ipc_put_kv(b, "server", "%s", ntoa(t->conf->server, a));
     ipc_put_kv(b, "uplink", "%s", t->conf->uplink);
+    {
+        struct uplink_state up;
+        uplink_get(t->uplink, &up);
+        ipc_put_kv(b, "uplink_address", "%s", up.has_addr ? ntoa(up.addr, a) : "-");
+    }
     ipc_put_kv(b, "fixed_address", "%s", ntoa(t->conf->fixed_address, a));
     if (t->up_since) {
         ipc_put_kv(b, "interface", "%s", t->ifname);

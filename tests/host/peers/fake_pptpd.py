@@ -3,12 +3,14 @@
 
 Answers SCCRQ, OCRQ, Echo, CCRQ and StopCCRQ the way pptpd does, and writes one line per
 received message to --log so a test can check what mailtund sent. --refuse-call makes the
-Outgoing-Call-Reply say "busy". Serves one connection at a time, forever (the test kills it).
+Outgoing-Call-Reply say "busy". Like pptpd, each connection is served on its own (a thread
+here), so a dead old connection never blocks a new one. Runs until the test kills it.
 """
 import argparse
 import socket
 import struct
 import sys
+import threading
 
 MAGIC = 0x1A2B3C4D
 NAMES = {1: "SCCRQ", 2: "SCCRP", 3: "StopCCRQ", 4: "StopCCRP", 5: "EchoRQ", 6: "EchoRP",
@@ -69,17 +71,30 @@ def main():
     with open(args.log, "a") as log:
         log.write("LISTEN\n")
         log.flush()
+        lock = threading.Lock()
+
+        class Log:
+            """Serialises the threads' lines and flushes each (the test reads it live)."""
+            def write(self, text):
+                with lock:
+                    log.write(text)
+                    log.flush()
+
+            def flush(self):
+                pass
+
+        def handle(conn, peer):
+            out = Log()
+            out.write("CONNECT %s\n" % peer[0])
+            try:
+                serve(conn, args, out)
+            except (ConnectionError, OSError) as e:
+                out.write("ERROR %s\n" % e)
+            conn.close()
+
         while True:
             conn, peer = s.accept()
-            log.write("CONNECT %s\n" % peer[0])
-            log.flush()
-            try:
-                serve(conn, args, log)
-            except (ConnectionError, OSError) as e:
-                log.write("ERROR %s\n" % e)
-            conn.close()
-            log.flush()
-
+            threading.Thread(target=handle, args=(conn, peer), daemon=True).start()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,62 @@
+#!/bin/bash
+# mailtund_uplink.sh — the uplink watch: mailtund waits without spinning while the DSL line
+# has no address, dials as soon as it gets one, re-dials at once when the address changes
+# (the 24-hour forced disconnect), waits again while the link is down, and moves the host
+# route to the server when the uplink's gateway changes. Scripted peers, namespaces of its own.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${B:-build}
+case $B in /*) ;; *) B=$ROOT/$B;; esac
+PEERS=$ROOT/tests/host/peers
+NO_UPLINK_ADDRESS=1
+source "$PEERS/peers_lib.sh"
+ms() { date +%s%3N; }
+dials() { grep -c "dial server=" "$work/mailtund.log"; }
+
+start_server
+start_mailtund
+"$PEERS/subscriber.py" "$work/mailtund.sock" "$work/events.log" & pids+=($!)
+
+# --- 1. no address: wait, no dials --------------------------------------------------------
+wait_for 5 "waiting for the uplink" state_is wait-uplink
+sleep 2
+[ "$(dials)" = 0 ] || fail "dialled without an uplink address"
+ok "uplink without address: state wait-uplink, 0 dials in 2 s"
+
+# --- 2. the line comes up: dial at once ---------------------------------------------------
+t0=$(ms)
+uplink_address 198.51.100.2
+wait_for 5 "tunnel up" state_is up
+ok "uplink address appeared: tunnel up after $(( $(ms) - t0 )) ms"
+
+# --- 3. forced disconnect: new address, re-dial at once -----------------------------------
+t0=$(ms)
+ip -n "$C" addr del 198.51.100.2/24 dev "vc$$"
+uplink_address 198.51.100.3
+wait_for 5 "re-dial logged" grep -q "uplink address changed 198.51.100.2 -> 198.51.100.3\|uplink usable again addr=198.51.100.3" "$work/mailtund.log"
+wait_for 5 "tunnel up again" state_is up
+took=$(( $(ms) - t0 ))
+[ "$took" -lt 3000 ] || fail "fixed address back only after $took ms"
+grep -q "CONNECT 198.51.100.3" "$work/pptpd.log" || fail "server did not see the new address"
+ok "address changed: link back after $took ms, from 198.51.100.3"
+
+# --- 4. link down: wait without dialling, then back ---------------------------------------
+ip -n "$C" link set "vc$$" down
+wait_for 5 "link down noticed" state_is wait-uplink
+before=$(dials)
+sleep 3
+[ "$(dials)" = "$before" ] || fail "dialled while the uplink was down"
+ok "uplink down: state wait-uplink, no dials in 3 s"
+t0=$(ms)
+ip -n "$C" link set "vc$$" up
+ip -n "$C" route replace default via 198.51.100.1
+wait_for 5 "tunnel up after link up" state_is up
+ok "uplink up again: tunnel up after $(( $(ms) - t0 )) ms"
+
+# --- 5. the gateway moves: the host route follows -----------------------------------------
+ip -n "$P" addr add 198.51.100.254/24 dev "vp$$"
+ip -n "$C" route replace default via 198.51.100.254
+wait_for 5 "host route via the new gateway" sh -c "ip -n $C route show | grep -q '203.0.113.1 via 198.51.100.254'"
+ok "gateway changed: host route to the server follows (via 198.51.100.254)"
+kill -TERM "$daemon"; wait "$daemon" 2>/dev/null
+echo "all uplink checks passed"
