@@ -6,13 +6,49 @@
  */
 #include "control.h"
 #include "log.h"
+#include "trace.h"
 #include "tunnel.h"
+#include "tunnel_conf.h"
 
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #define CTL_FLAG_SUBSCRIBED 1u
+
+static void trace_cmd_start(struct control *ctl, struct ctl_client *c, const struct ipc_msg *m)
+{
+    char dir[256], err[400];
+    struct ipc_builder b;
+
+    if (ctl->trace) {
+        snprintf(err, sizeof(err), "a trace is already running: %s", trace_current_file(ctl->trace));
+        ctl_client_error(c, err);
+        return;
+    }
+    if (ipc_get_str(m, ATTR_PATH, dir, sizeof(dir)) < 0)
+        snprintf(dir, sizeof(dir), "%s/trace", ctl->conf->state_dir);
+    if (dir[0] != '/') {
+        ctl_client_error(c, "trace directory must be an absolute path");
+        return;
+    }
+    ctl->trace = trace_start(ctl->base, ctl->conf->uplink, ctl->conf->server, dir,
+                             TRACE_MAX_FILE_BYTES, TRACE_MAX_FILES, err, sizeof(err));
+    if (!ctl->trace) {
+        ctl_client_error(c, err);
+        return;
+    }
+    ipc_begin(&b, IPC_OK);
+    ipc_put_str(&b, ATTR_PATH, trace_current_file(ctl->trace));
+    ipc_finish(&b);
+    ctl_client_send(c, &b);
+}
+
+void control_close(struct control *ctl)
+{
+    trace_stop(ctl->trace);
+    ctl->trace = NULL;
+}
 
 void control_on_msg(struct ctl_client *c, const struct ipc_msg *m, void *arg)
 {
@@ -41,10 +77,29 @@ void control_on_msg(struct ctl_client *c, const struct ipc_msg *m, void *arg)
         ipc_put_kv(&b, "pid", "%d", (int)getpid());
         ipc_put_kv(&b, "running_s", "%ld", (long)(time(NULL) - ctl->started));
         tunnel_status(ctl->tunnel, &b);
+        if (ctl->trace)
+            ipc_put_kv(&b, "trace", "%s (%lu packets)", trace_current_file(ctl->trace),
+                       trace_packets(ctl->trace));
         if (ipc_finish(&b))
             ctl_client_send(c, &b);
         else
             ctl_client_error(c, "status too large");
+        break;
+    case IPC_TRACE_START:
+        trace_cmd_start(ctl, c, m);
+        break;
+    case IPC_TRACE_STOP:
+        if (!ctl->trace) {
+            ctl_client_error(c, "no trace running");
+            break;
+        }
+        ipc_begin(&b, IPC_OK);
+        ipc_put_str(&b, ATTR_PATH, trace_current_file(ctl->trace));
+        ipc_put_kv(&b, "packets", "%lu", trace_packets(ctl->trace));
+        ipc_finish(&b);
+        trace_stop(ctl->trace);
+        ctl->trace = NULL;
+        ctl_client_send(c, &b);
         break;
     case IPC_CALL_REQUEST:
     case IPC_PPP_AUTH_UP:

@@ -9,12 +9,21 @@
 #include "ctl_server.h"
 
 struct tunnel;
+struct tunnel_conf;
+struct trace;
+struct event_base;
 
 /* ctl_server callbacks; arg points to a struct control. */
 struct control {
     struct tunnel *tunnel;
+    const struct tunnel_conf *conf;
+    struct event_base *base;
+    struct trace *trace;        /* running capture, if any */
     time_t started;
 };
+
+/* Stops a running trace (shutdown). */
+void control_close(struct control *ctl);
 
 void control_on_msg(struct ctl_client *c, const struct ipc_msg *m, void *arg);
 void control_on_gone(struct ctl_client *c, void *arg);

@@ -151,6 +151,8 @@ int main(int argc, char **argv)
     if (!gr)
         log_warnx("control group %s does not exist: control socket is root-only", conf.control_group);
     control.started = time(NULL);
+    control.conf = &conf;
+    control.base = base;
     ctl = ctl_server_open(base, conf.control_socket, gr ? gr->gr_gid : (gid_t)-1, control_on_msg,
                           control_on_gone, &control, err, sizeof(err));
     if (!ctl)
@@ -171,6 +173,7 @@ int main(int argc, char **argv)
     log_notice("mailtund stopped");
     for (int i = 0; i < 4; i++)
         event_free(sigs[i]);
+    control_close(&control);
     tunnel_free(t);
     ctl_server_close(ctl);
     event_base_free(base);

@@ -35,6 +35,11 @@ done
 grep -qw persist <<<"${argv//nopersist/}" && fail "pppd argv has persist: $argv"
 ok "pppd options: MS-CHAPv2 only, MPPE-128 required, nodetach, no persist"
 
+ctl() { "$B/ctl/mailtunctl" --tunneld-socket "$work/mailtund.sock" --relayd-socket /nonexistent "$@"; }
+ctl trace start "$work/trace" >"$work/trace.out" 2>&1 || fail "trace start: $(cat "$work/trace.out")"
+ctl trace start >/dev/null 2>&1 && fail "a second trace started while one runs"
+ok "$(cat "$work/trace.out")"
+
 # --- 2. the server vanishes, comes back: re-dial -------------------------------------------
 kill "$server"; wait "$server" 2>/dev/null
 wait_for 10 "link down noticed" grep -q "LINK_DOWN" "$work/events.log"
@@ -45,6 +50,14 @@ wait_for 15 "tunnel up again" state_is up
     || fail "reconnects not counted: $("$B/ctl/mailtunctl" --tunneld-socket "$work/mailtund.sock" status 2>/dev/null)"
 [ "$(grep -c LINK_UP "$work/events.log")" = 2 ] || fail "expected 2 LINK_UP: $(cat "$work/events.log")"
 ok "re-dialled after the server came back, reconnects=1"
+
+ctl trace stop >"$work/trace.out" 2>&1 || fail "trace stop: $(cat "$work/trace.out")"
+pcap=$(ls "$work"/trace/trace-*.pcap | head -n 1)
+n1723=$(tcpdump -nr "$pcap" 'tcp port 1723' 2>/dev/null | wc -l)
+nother=$(tcpdump -nr "$pcap" 'not (tcp port 1723 or ip proto 47)' 2>/dev/null | wc -l)
+[ "$n1723" -gt 5 ] && [ "$nother" = 0 ] || fail "trace holds $n1723 PPTP control packets and $nother others"
+ctl trace stop >/dev/null 2>&1 && fail "trace stop succeeded with no trace running"
+ok "trace: $n1723 packets of the re-dial on TCP 1723, nothing else ($(cat "$work/trace.out"))"
 
 # --- 3. SIGTERM: pppd hung up, call cleared, routes removed --------------------------------
 kill -TERM "$daemon"

@@ -1,0 +1,30 @@
+/*
+ * trace.h — a packet capture of the tunnel's traffic on the uplink, for the provider.
+ *
+ * libpcap on the uplink interface, filtered to the PPTP server: its TCP port 1723 and GRE
+ * (IP protocol 47). Files go to <dir>/trace-<YYYYmmdd-HHMMSS>.pcap and rotate at a size
+ * limit, keeping a bounded number, so a forgotten trace cannot fill the disk. Packets are
+ * read from the event loop (non-blocking), never in a thread of their own.
+ */
+#ifndef MAILTUN_TRACE_H
+#define MAILTUN_TRACE_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+
+struct event_base;
+struct trace;
+
+#define TRACE_MAX_FILE_BYTES (10L * 1024 * 1024)
+#define TRACE_MAX_FILES      5
+#define TRACE_SNAPLEN        256     /* headers and the PPTP control message; GRE payload is MPPE-encrypted anyway */
+
+struct trace *trace_start(struct event_base *base, const char *ifname, struct in_addr server,
+                          const char *dir, long max_file_bytes, int max_files,
+                          char *err, size_t errlen);
+/* Path of the file being written, packets so far. */
+const char *trace_current_file(const struct trace *t);
+unsigned long trace_packets(const struct trace *t);
+void trace_stop(struct trace *t);
+
+#endif
