@@ -147,20 +147,39 @@ bench-recovery: all
 	@B=$(B) bench/recovery.sh
 
 # --- install --------------------------------------------------------------------------------
+MAILTUN_USER ?= mailtun
+SPOOLDIR  ?= /var/spool/mailtun
+
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PPPD_PLUGINDIR) $(DESTDIR)$(SYSCONFDIR)/mailtun
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PPPD_PLUGINDIR) $(DESTDIR)$(SYSCONFDIR)/mailtun \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(SBINDIR)/
 	install -m 0644 $(PLUGIN) $(DESTDIR)$(PPPD_PLUGINDIR)/mailtun.so
 	@for f in conf/mailtun.conf conf/pppd-options; do \
-	  [ -f "$$f" ] || continue; \
 	  t=$(DESTDIR)$(SYSCONFDIR)/mailtun/$$(basename $$f); \
 	  if [ -e "$$t" ]; then echo "keeping existing $$t"; else install -m 0640 $$f $$t; fi; \
 	done
+	@for u in conf/systemd/*.service; do \
+	  sed 's|@SBINDIR@|$(SBINDIR)|g' $$u > $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
+	done
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	@# the system user and the spool only on the real system, not into a staging DESTDIR
+	@if [ -z "$(DESTDIR)" ]; then \
+	  getent passwd $(MAILTUN_USER) >/dev/null || \
+	    adduser --system --group --no-create-home --home $(SPOOLDIR) $(MAILTUN_USER); \
+	  install -d -o $(MAILTUN_USER) -g $(MAILTUN_USER) -m 0750 $(SPOOLDIR); \
+	else \
+	  install -d -m 0750 $(DESTDIR)$(SPOOLDIR); \
+	fi
 
-# Configuration and spool are the admin's: uninstall leaves them alone.
+# Configuration, spool and the user are the admin's: uninstall leaves them alone.
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,mailtund mailrelayd mailtunctl)
 	rm -f $(DESTDIR)$(PPPD_PLUGINDIR)/mailtun.so
+	rm -f $(DESTDIR)$(UNITDIR)/mailtund.service $(DESTDIR)$(UNITDIR)/mailrelayd.service
+	rm -f $(DESTDIR)$(MANDIR)/man5/mailtun.conf.5 $(addprefix $(DESTDIR)$(MANDIR)/man8/,mailtund.8 mailrelayd.8 mailtunctl.8)
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -89,11 +89,38 @@ static void test_every_sample_key_exists(void **state)
     }
 }
 
+/* man/mailtun.conf.5 documents every key, in its section. */
+static void test_man_page_lists_every_key(void **state)
+{
+    FILE *f = fopen(SRCDIR "/man/mailtun.conf.5", "r");
+    static char text[65536];
+    size_t len;
+
+    assert_non_null(f);
+    len = fread(text, 1, sizeof(text) - 1, f);
+    text[len] = '\0';
+    fclose(f);
+    for (int pass = 0; pass < 2; pass++) {
+        const struct conf_key *keys = pass ? relay_conf_keys : tunnel_conf_keys;
+        size_t n = pass ? relay_conf_nkeys : tunnel_conf_nkeys;
+        for (size_t i = 0; i < n; i++) {
+            char section[64], entry[128];
+            const char *at;
+            snprintf(section, sizeof(section), ".SS [%s]", keys[i].section);
+            snprintf(entry, sizeof(entry), ".B %s\n", keys[i].name);
+            at = strstr(text, section);
+            if (!at || !strstr(at, entry))
+                fail_msg("man/mailtun.conf.5 does not document [%s] %s", keys[i].section, keys[i].name);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sample_loads),
         cmocka_unit_test(test_every_sample_key_exists),
+        cmocka_unit_test(test_man_page_lists_every_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
