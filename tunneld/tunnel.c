@@ -9,6 +9,7 @@
 #include "tunnel.h"
 #include "ctl_server.h"
 #include "log.h"
+#include "metrics.h"
 #include "pppd_child.h"
 #include "pptp_conn.h"
 #include "routes.h"
@@ -55,6 +56,7 @@ struct tunnel {
     unsigned long reconnects;
     unsigned long dials;
     int failures;                       /* consecutive, for the back-off */
+    unsigned long failures_total;
     int dial_wanted;
     char last_error[320];
 
@@ -65,11 +67,24 @@ struct tunnel {
 static void maybe_dial(struct tunnel *t);
 static void on_stop_timeout(evutil_socket_t fd, short what, void *arg);
 
+static const char *const state_names[] = { "wait-uplink", "dialing", "ppp", "up", "backoff",
+                                           "stopping", "stopped" };
+#define NSTATES (sizeof(state_names) / sizeof(state_names[0]))
+
 const char *tunnel_state_name(enum tunnel_state s)
 {
-    static const char *const names[] = { "wait-uplink", "dialing", "ppp", "up", "backoff",
-                                         "stopping", "stopped" };
-    return s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+    return (size_t)s < NSTATES ? state_names[s] : "?";
+}
+
+static void write_metrics(const struct tunnel *t)
+{
+    struct tunnel_metrics m = {
+        .state = tunnel_state_name(t->state), .states = state_names, .nstates = NSTATES,
+        .link_up = t->up_since != 0, .up_since = t->up_since,
+        .dials = t->dials, .reconnects = t->reconnects, .failures_total = t->failures_total,
+    };
+    if (metrics_write(t->conf->metrics_file, &m) < 0)
+        log_warn("metrics not written path=%s", t->conf->metrics_file);
 }
 
 static void set_state(struct tunnel *t, enum tunnel_state s, const char *reason)
@@ -79,6 +94,7 @@ static void set_state(struct tunnel *t, enum tunnel_state s, const char *reason)
     log_info("tunnel state %s -> %s reason=\"%s\"", tunnel_state_name(t->state), tunnel_state_name(s),
              reason);
     t->state = s;
+    write_metrics(t);
 }
 
 static const char *ntoa(struct in_addr a, char *buf)
@@ -105,6 +121,7 @@ static void publish_link_down(struct tunnel *t, const char *reason)
     if (routes_fixed_source_down(t->routes, t->conf->fixed_address, err, sizeof(err)) < 0)
         log_warnx("route fixed-source down failed reason=\"%s\"", err);
     t->up_since = 0;
+    write_metrics(t);
 }
 
 /* Stops whatever runs of the current attempt; the pieces report back when they are gone. */
@@ -144,6 +161,7 @@ static void tunnel_fail(struct tunnel *t, const char *reason)
         return;
     snprintf(t->last_error, sizeof(t->last_error), "%s", reason);
     t->failures++;
+    t->failures_total++;
     teardown(t, reason);
     wait = backoff_ms(t);
     log_warnx("tunnel failed reason=\"%s\" retry_in_ms=%ld failures=%d", reason, wait, t->failures);

@@ -56,6 +56,8 @@ const struct conf_key tunnel_conf_keys[] = {
       "daily planned re-dial HH:MM (local time), before the line's forced disconnect"),
     K("state_dir", CONF_PATH, "/run/mailtun", NULL, state_dir, 0, 0, 0,
       "status file, metrics and traces"),
+    K("metrics_file", CONF_PATH, NULL, NULL, metrics_file, 0, 0, 0,
+      "metrics for node_exporter's textfile collector (e.g. /var/lib/prometheus/node-exporter/mailtund.prom)"),
     K("log_level", CONF_STRING, "info", NULL, log_level, 0, 0, 0, "err, warn, notice, info or debug"),
 };
 const size_t tunnel_conf_nkeys = sizeof(tunnel_conf_keys) / sizeof(tunnel_conf_keys[0]);

@@ -35,7 +35,8 @@ struct tunnel_conf {
     long route_table;               /* table for traffic from the fixed address */
     long rule_priority;             /* priority of the source rule */
     long reconnect_at;              /* planned daily re-dial, minutes after midnight, -1 none */
-    char *state_dir;                /* status, metrics, traces */
+    char *state_dir;                /* pid file, traces */
+    char *metrics_file;             /* node_exporter textfile, optional */
     char *log_level;
 };
 

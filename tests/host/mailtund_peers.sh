@@ -28,6 +28,9 @@ inc ip route show | grep -q "203.0.113.1 via 198.51.100.1 dev vc$$" || fail "no 
 ok "rule, table and host route in place"
 wait_for 5 "LINK_UP event" grep -q "LINK_UP ppp-fake 192.0.2.10 192.0.2.1" "$work/events.log"
 ok "subscriber got LINK_UP"
+grep -qx "mailtun_link_up 1" "$work/mailtund.prom" && grep -qx 'mailtun_tunnel_state{state="up"} 1' "$work/mailtund.prom" \
+    || fail "metrics do not show the link up: $(cat "$work/mailtund.prom")"
+ok "metrics file: mailtun_link_up 1, state up"
 argv=$(head -n 1 "$work/fake_pppd.argv")
 for o in nodetach require-mppe-128 refuse-pap refuse-chap refuse-mschap "name gw-test" "192.0.2.10:" "mailtun-socket $work/mailtund.sock"; do
     grep -q -- "$o" <<<"$argv" || fail "pppd argv lacks '$o': $argv"
@@ -50,6 +53,7 @@ wait_for 15 "tunnel up again" state_is up
     || fail "reconnects not counted: $("$B/ctl/mailtunctl" --tunneld-socket "$work/mailtund.sock" status 2>/dev/null)"
 [ "$(grep -c LINK_UP "$work/events.log")" = 2 ] || fail "expected 2 LINK_UP: $(cat "$work/events.log")"
 ok "re-dialled after the server came back, reconnects=1"
+grep -qx "mailtun_reconnects_total 1" "$work/mailtund.prom" || fail "metrics miss the reconnect: $(cat "$work/mailtund.prom")"
 
 ctl trace stop >"$work/trace.out" 2>&1 || fail "trace stop: $(cat "$work/trace.out")"
 pcap=$(ls "$work"/trace/trace-*.pcap | head -n 1)

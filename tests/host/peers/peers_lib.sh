@@ -67,6 +67,7 @@ backoff_min = 1s
 backoff_max = 2s
 connect_timeout = 3s
 log_level = debug
+metrics_file = $work/mailtund.prom
 EOC
 echo "FAKE_PPP_IFNAME=ppp-fake" >"$work/fake_pppd.conf"
 
