@@ -526,13 +526,21 @@ void tunnel_free(struct tunnel *t)
 void tunnel_child_exited(struct tunnel *t)
 {
     struct pppd_exit ex;
-    char why[200];
+    char why[320];
+    int gre_suspect, we_stopped_it = t->pppd.term_sent;
 
     if (pppd_child_reap(&t->pppd, &ex) != 1)
         return;
     evtimer_del(t->pppd_kill_timer);
     t->plugin = NULL;
     log_info("pppd exited %s", ex.text);
+    /*
+     * pppd gave up for lack of answers (negotiation failed: 10, LCP echoes unanswered: 15)
+     * while the control connection on TCP 1723 is still established: the path carries TCP
+     * but not GRE. That is worth naming; a plain "pppd exited" would send admins hunting.
+     */
+    gre_suspect = ex.exited && (ex.code == 10 || ex.code == 15) && t->conn &&
+                  pptp_conn_state(t->conn) == PPTP_ST_ESTABLISHED && !we_stopped_it;
     if (t->conn)
         pptp_conn_shutdown(t->conn);
     if (t->state == TUNNEL_STOPPING) {
@@ -540,7 +548,12 @@ void tunnel_child_exited(struct tunnel *t)
         return;
     }
     if (t->state != TUNNEL_BACKOFF) {
-        snprintf(why, sizeof(why), "pppd %s", ex.text);
+        if (gre_suspect)
+            snprintf(why, sizeof(why), "dead path: the PPTP control connection answers but PPP over "
+                     "GRE does not (pppd %s); is GRE (IP protocol 47) blocked by a NAT or firewall "
+                     "between here and the server?", ex.text);
+        else
+            snprintf(why, sizeof(why), "pppd %s", ex.text);
         tunnel_fail(t, why);
     }
     maybe_dial(t);

@@ -7,7 +7,7 @@ $FAKE_PPP_IFNAME and the address in $FAKE_PPP_ADDRESS (default: the one pppd was
 then waits for SIGTERM, sends IP_DOWN and EXIT and exits 5 like pppd does. Its argv is
 appended to fake_pppd.argv beside the control socket, so tests can check the options.
 mailtund gives pppd a clean environment, so settings come from fake_pppd.conf beside the
-control socket (KEY=VALUE lines: FAKE_PPP_IFNAME, FAKE_PPP_ADDRESS).
+control socket (KEY=VALUE lines: FAKE_PPP_IFNAME, FAKE_PPP_ADDRESS, FAKE_PPP_EXIT).
 """
 import os
 import signal
@@ -53,6 +53,10 @@ def on_term(signo, frame):
 
 
 signal.signal(signal.SIGTERM, on_term)
+if settings.get("FAKE_PPP_EXIT"):
+    # e.g. 10: LCP got no answer (what pppd does when GRE never arrives)
+    time.sleep(0.2)
+    sys.exit(int(settings["FAKE_PPP_EXIT"]))
 time.sleep(0.2)   # LCP, MS-CHAPv2, CCP, IPCP would happen here
 s.sendall(mtipc.frame(mtipc.PPP_AUTH_UP))
 s.sendall(mtipc.frame(mtipc.PPP_IP_UP, [(mtipc.A_IFNAME, ifname.encode()), (mtipc.A_LOCAL, mtipc.in4(address)),
