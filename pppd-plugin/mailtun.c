@@ -43,12 +43,15 @@ void plugin_init(void);
 /* pppd checks this against its own version before calling plugin_init. */
 char pppd_version[] = MT_PPPD_VERSION;
 
-static char *mt_socket_path = MT_DEFAULT_SOCKET;
+/* A buffer pppd copies into (OPT_STATIC): for plain o_string pppd frees the old value,
+ * which must then never be a literal. */
+static char mt_socket_path[108] = MT_DEFAULT_SOCKET;
 static int mt_call_timeout = 30;        /* seconds to wait for CALL_REPLY */
 
 static option_t mt_options[] = {
-    { .name = "mailtun-socket", .type = o_string, .addr = &mt_socket_path,
-      .description = "mailtund's control socket", .flags = OPT_PRIV },
+    { .name = "mailtun-socket", .type = o_string, .addr = mt_socket_path,
+      .description = "mailtund's control socket", .flags = OPT_PRIV | OPT_STATIC,
+      .upper_limit = sizeof(mt_socket_path) },
     { .name = "mailtun-timeout", .type = o_int, .addr = &mt_call_timeout,
       .description = "seconds to wait for mailtund to place the call",
       .flags = OPT_PRIV | OPT_LLIMIT | OPT_ULIMIT, .upper_limit = 300, .lower_limit = 1 },
@@ -263,7 +266,7 @@ mt_open_pptp(struct in_addr local, struct in_addr server, uint16_t local_call_id
 static void
 mt_check_options(void)
 {
-    if (mt_socket_path == NULL || mt_socket_path[0] != '/' ||
+    if (mt_socket_path[0] != '/' ||
         strlen(mt_socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
     {
         mt_option_error("mailtun: mailtun-socket must be an absolute path shorter than %d bytes",

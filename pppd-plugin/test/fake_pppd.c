@@ -151,7 +151,17 @@ int main(int argc, char **argv)
     printf("modem=%d channel=%s\n", modem, the_channel ? "set" : "unset");
     for (i = 2; i < argc; i++) {
         if (strcmp(argv[i], "options") == 0 && i + 1 < argc) {
-            *(char **)plugin_options[0].addr = argv[++i];    /* mailtun-socket */
+            /* As pppd 2.4.9's options.c does for o_string: copy into a static buffer, or
+             * strdup and free the previous value (so a literal default would crash here too). */
+            option_t *o = &plugin_options[0];              /* mailtun-socket */
+            i++;
+            if (o->flags & OPT_STATIC) {
+                snprintf((char *)o->addr, (size_t)o->upper_limit, "%s", argv[i]);
+            } else {
+                char **p = (char **)o->addr;
+                free(*p);
+                *p = strdup(argv[i]);
+            }
             the_channel->check_options();
         } else if (strcmp(argv[i], "connect") == 0) {
             printf("connect: %d\n", the_channel->connect());
