@@ -256,9 +256,13 @@ static void check_stopped(struct tunnel *t)
         t->done(t->done_arg);
 }
 
-static void on_conn_closed(void *arg, const char *reason)
+static void on_conn_closed(void *arg, const char *closed_reason)
 {
     struct tunnel *t = arg;
+    char reason[PPTP_CTRL_REASON_LEN];
+
+    /* The reason lives inside the connection we are about to free. */
+    snprintf(reason, sizeof(reason), "%s", closed_reason);
     pptp_conn_free(t->conn);
     t->conn = NULL;
     t->call_up = 0;

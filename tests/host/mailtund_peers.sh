@@ -97,4 +97,5 @@ start_mailtund
 wait_for 10 "dead path named" grep -q "dead path: the PPTP control connection answers but PPP over GRE does not" "$work/mailtund.log"
 ok "dead path: $(grep -o 'is GRE (IP protocol 47) blocked[^"]*' "$work/mailtund.log" | head -n 1)"
 kill -TERM "$daemon"; wait "$daemon" 2>/dev/null
+sanitizer_clean
 echo "all mailtund peer checks passed"

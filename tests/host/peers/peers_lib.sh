@@ -81,3 +81,11 @@ start_mailtund() {
     daemon=$!; pids+=("$daemon")
 }
 
+
+# sanitizer_clean — a sanitizer build reports leaks and errors in the daemon's log, often
+# without crashing it: any such report fails the test.
+sanitizer_clean() {
+    if grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$work/mailtund.log"; then
+        fail "sanitizer report in mailtund's log: $(grep -m1 -A12 'Sanitizer\|runtime error:' "$work/mailtund.log")"
+    fi
+}
