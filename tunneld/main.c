@@ -173,9 +173,10 @@ int main(int argc, char **argv)
     log_notice("mailtund stopped");
     for (int i = 0; i < 4; i++)
         event_free(sigs[i]);
+    /* Clients first: closing them calls back into the tunnel. */
     control_close(&control);
-    tunnel_free(t);
     ctl_server_close(ctl);
+    tunnel_free(t);
     event_base_free(base);
     tunnel_conf_free(&conf);
     return 0;
