@@ -28,6 +28,7 @@ int ctl_request(const char *socket_path, const char *daemon, struct ipc_builder 
 
 int verb_status(const struct ctl_opts *o, int argc, char **argv);
 int verb_check(const struct ctl_opts *o, int argc, char **argv);
+int verb_queue(const struct ctl_opts *o, int argc, char **argv);
 int verb_trace(const struct ctl_opts *o, int argc, char **argv);
 
 #endif

@@ -1,0 +1,426 @@
+/*
+ * main.c — mailrelayd: the SMTP relay on the fixed address, with a durable spool.
+ *
+ *   mailrelayd [-f] [-d] [-n] [-c config]
+ *
+ * Reads [relay], [inside] and [outbound] of mailtun.conf. Started as root it opens the spool
+ * as [relay] user (creating the spool directory for that user if missing), binds the SMTP
+ * listeners (IP_FREEBIND: the fixed address may not exist yet) and the control socket, then
+ * drops to that user for good (initgroups, setresgid, setresuid). Started as another user it
+ * runs as that user.
+ *
+ * Mail flows: SMTP session (server.c) -> store.c (group commit into the spool) -> 250 ->
+ * delivery.c (inside server; smarthost for LAN mail if [outbound] smarthost is set), kicked
+ * after every commit and on LINK_UP from mailtund (link_events.c).
+ *
+ * Signals: SIGTERM/SIGINT stop accepting, answer "421" to idle sessions, let sessions whose
+ * message is being committed get their answer, then exit (after [relay] timeout_data_term,
+ * at most 30 s; a second signal exits at once; what is still queued for the disk is
+ * committed before exit either way). SIGHUP is ignored (logged): the configuration and the
+ * recipients file are read at start, so restart to change them; logs go to syslog or stderr,
+ * which need no reopening.
+ */
+#include "config.h"
+#include "ctl_server.h"
+#include "delivery.h"
+#include "link_events.h"
+#include "log.h"
+#include "policy.h"
+#include "relay_conf.h"
+#include "relay_control.h"
+#include "server.h"
+#include "smtp_session.h"
+#include "spool.h"
+#include "store.h"
+#include "tls.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#define DEFAULT_CONF "/etc/mailtun/mailtun.conf"
+
+/* LeakSanitizer inspects the process at exit and needs it dumpable, which setuid() clears. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#define STOP_GRACE_MAX_MS 30000  /* systemd's stop timeout is 90 s */
+
+struct daemon {
+    struct event_base *base;
+    struct server *server;
+    struct event *grace;
+    long grace_ms;              /* timeout_data_term, at most STOP_GRACE_MAX_MS */
+    int stopping;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: mailrelayd [-f] [-n] [-d] [-c config]\n"
+                 "  -c FILE  configuration (default " DEFAULT_CONF ")\n"
+                 "  -f       stay in the foreground and log to stderr (default: syslog)\n"
+                 "  -d       debug logging\n"
+                 "  -n       check the configuration and exit\n");
+}
+
+/* ---- configuration ----------------------------------------------------------------------- */
+
+static void smtp_config_from(const struct relay_conf *c, struct smtp_config *s, int tls)
+{
+    smtp_config_defaults(s);
+    s->hostname = c->hostname;
+    s->max_rcpts = (size_t)c->max_recipients;
+    s->max_size = (uint64_t)c->max_message_size;
+    s->max_commands = (unsigned)c->max_commands;
+    s->max_errors = (unsigned)c->max_errors;
+    s->tls_available = tls;
+    s->cmd_timeout_ms = (unsigned)c->timeout_command_ms;
+    s->data_timeout_ms = (unsigned)c->timeout_data_block_ms;
+}
+
+/* What conf_load cannot check alone; err names the key. */
+static int check_conf(const struct relay_conf *c, const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    const char *why;
+
+    for (size_t i = 0; i < c->listen.n + c->lan_listen.n; i++) {
+        int lan = i >= c->listen.n;
+        const char *spec = lan ? c->lan_listen.v[i - c->listen.n] : c->listen.v[i];
+        if (server_parse_listen(spec, &ss, &len, &why) < 0) {
+            snprintf(err, errlen, "%s: [relay] %s: '%s': %s", path, lan ? "lan_listen" : "listen", spec, why);
+            return -1;
+        }
+    }
+    if (!c->tls_cert != !c->tls_key) {
+        snprintf(err, errlen, "%s: [relay] tls_cert and tls_key must be set together", path);
+        return -1;
+    }
+    if (strcasecmp(c->inside_protocol, "smtp") && strcasecmp(c->inside_protocol, "lmtp")) {
+        snprintf(err, errlen, "%s: [inside] protocol: '%s' is neither smtp nor lmtp", path, c->inside_protocol);
+        return -1;
+    }
+    if (log_level_parse(c->log_level) < 0) {
+        snprintf(err, errlen, "%s: [relay] log_level: unknown level '%s'", path, c->log_level);
+        return -1;
+    }
+    return 0;
+}
+
+static void delivery_inside(const struct relay_conf *c, struct delivery_config *d)
+{
+    delivery_config_default(d);
+    d->host = c->inside.host;
+    d->port = c->inside.port < 0 ? -1 : c->inside.port ? c->inside.port : 25;
+    d->lmtp = strcasecmp(c->inside_protocol, "lmtp") == 0;
+    d->tls = c->inside_starttls ? SMTPC_TLS_OPPORTUNISTIC : SMTPC_TLS_OFF;
+    d->helo_name = c->hostname;
+    d->direction = ENV_INBOUND;
+    d->retry.base = c->retry_base_ms / 1000;
+    d->retry.max_interval = c->retry_max_ms / 1000;
+    d->retry.max_lifetime = c->max_lifetime_ms / 1000;
+    d->connections = (unsigned)c->inside_connections;
+}
+
+static void delivery_smarthost(const struct relay_conf *c, struct delivery_config *d)
+{
+    delivery_config_default(d);
+    d->host = c->smarthost.host;
+    d->port = c->smarthost.port > 0 ? c->smarthost.port : 25;
+    d->tls = c->smarthost_require_tls ? SMTPC_TLS_VERIFY : SMTPC_TLS_OPPORTUNISTIC;
+    d->tls_ca_file = c->smarthost_ca;
+    d->tls_name = c->smarthost_name;
+    d->helo_name = c->hostname;
+    d->direction = ENV_OUTBOUND;
+    d->retry.base = c->retry_base_ms / 1000;
+    d->retry.max_interval = c->retry_max_ms / 1000;
+    d->retry.max_lifetime = c->max_lifetime_ms / 1000;
+}
+
+/* ---- privileges -------------------------------------------------------------------------- */
+
+/* Creates the spool directory for pw, or checks it is pw's. Root only. */
+static void prepare_spool_dir(const char *dir, const struct passwd *pw)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0) {
+        if (errno != ENOENT)
+            fatal("spool %s", dir);
+        if (mkdir(dir, 0700) < 0)
+            fatal("cannot create spool %s (does its parent directory exist?)", dir);
+        if (chown(dir, pw->pw_uid, pw->pw_gid) < 0)
+            fatal("cannot give spool %s to user %s", dir, pw->pw_name);
+        log_notice("spool created path=%s owner=%s", dir, pw->pw_name);
+        return;
+    }
+    if (!S_ISDIR(st.st_mode))
+        fatalx("spool %s is not a directory", dir);
+    if (st.st_uid != pw->pw_uid)
+        fatalx("spool %s is owned by uid %d, not by user %s (uid %d): fix with "
+               "'chown -R %s %s' or set [relay] user", dir, (int)st.st_uid, pw->pw_name,
+               (int)pw->pw_uid, pw->pw_name, dir);
+}
+
+static void become(const struct passwd *pw, int for_good)
+{
+    if (!for_good) {
+        if (setegid(pw->pw_gid) < 0 || seteuid(pw->pw_uid) < 0)
+            fatal("cannot switch to user %s", pw->pw_name);
+        return;
+    }
+    if (seteuid(0) < 0 || setegid(0) < 0)
+        fatal("cannot regain root to drop privileges");
+    if (initgroups(pw->pw_name, pw->pw_gid) < 0)
+        fatal("initgroups %s", pw->pw_name);
+    if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+        setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+        fatal("cannot drop privileges to %s", pw->pw_name);
+    if (pw->pw_uid != 0 && setuid(0) == 0)
+        fatalx("privileges could not be dropped: setuid(0) still works");
+#ifdef UNDER_ASAN
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);     /* sanitizer builds only */
+#endif
+}
+
+static int make_dir_of(const char *path)
+{
+    char dir[512];
+    char *slash;
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    return mkdir(dir, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- signals ----------------------------------------------------------------------------- */
+
+static void on_drained(void *arg)
+{
+    struct daemon *d = arg;
+    log_info("sessions drained");
+    event_base_loopexit(d->base, NULL);
+}
+
+static void on_grace(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+    log_warnx("stop grace of %ld ms over: closing the remaining sessions", d->grace_ms);
+    event_base_loopexit(d->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+    struct timeval tv = { d->grace_ms / 1000, (d->grace_ms % 1000) * 1000 };
+
+    if (sig == SIGHUP) {
+        log_notice("SIGHUP ignored: restart mailrelayd to read the configuration again");
+        return;
+    }
+    if (d->stopping) {
+        log_notice("second %s: exiting now", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        event_base_loopexit(d->base, NULL);
+        return;
+    }
+    d->stopping = 1;
+    log_notice("stopping signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    evtimer_add(d->grace, &tv);
+    server_stop(d->server, on_drained, d);
+}
+
+static void on_committed(void *arg)
+{
+    relay_control_kick(arg);
+}
+
+/* ---- main -------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    const char *conf_path = DEFAULT_CONF;
+    int foreground = 0, debug = 0, check_only = 0, opt, lvl;
+    struct relay_conf conf;
+    struct smtp_config smtp;
+    char err[CONF_ERR_LEN];
+    struct passwd *pw = NULL;
+    struct policy *policy;
+    SSL_CTX *tls = NULL;
+    struct spool *spool;
+    struct store *store;
+    struct ctl_server *ctl;
+    struct relay_control rc = { 0 };
+    struct daemon d = { 0 };
+    struct delivery_config dc;
+    struct event *sigs[3];
+    const int signos[3] = { SIGTERM, SIGINT, SIGHUP };
+    int is_root = geteuid() == 0;
+
+    while ((opt = getopt(argc, argv, "c:fdnh")) != -1) {
+        switch (opt) {
+        case 'c': conf_path = optarg; break;
+        case 'f': foreground = 1; break;
+        case 'd': debug = 1; break;
+        case 'n': check_only = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "mailrelayd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (relay_conf_load(conf_path, &conf, err) < 0) {
+        fprintf(stderr, "mailrelayd: %s\n", err);
+        return 1;
+    }
+    if (check_conf(&conf, conf_path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mailrelayd: %s\n", err);
+        relay_conf_free(&conf);
+        return 1;
+    }
+    lvl = log_level_parse(conf.log_level);
+    /* The check uses stderr either way; -n must say what is wrong right there. */
+    log_init("mailrelayd", foreground || check_only ? LOG_TO_STDERR : LOG_TO_SYSLOG,
+             debug ? LOG_LVL_DEBUG : (enum log_level)lvl);
+    policy = policy_new(&conf, err, sizeof(err));
+    if (!policy) {
+        fprintf(stderr, "mailrelayd: %s: [relay] recipients: %s\n", conf_path, err);
+        relay_conf_free(&conf);
+        return 1;
+    }
+    if (conf.tls_cert && !(tls = tls_server_ctx_new(conf.tls_cert, conf.tls_key, err, sizeof(err)))) {
+        fprintf(stderr, "mailrelayd: %s: [relay] %s\n", conf_path, err);
+        policy_free(policy);
+        relay_conf_free(&conf);
+        return 1;
+    }
+    if (check_only) {
+        printf("mailrelayd: %s: configuration ok (%zu listener%s, %zu domain%s, %zu listed recipient%s, STARTTLS %s)\n",
+               conf_path, conf.listen.n + conf.lan_listen.n, conf.listen.n + conf.lan_listen.n == 1 ? "" : "s",
+               conf.domains.n, conf.domains.n == 1 ? "" : "s", policy_nrecipients(policy),
+               policy_nrecipients(policy) == 1 ? "" : "s", tls ? "on" : "off");
+        tls_server_ctx_free(tls);
+        policy_free(policy);
+        relay_conf_free(&conf);
+        return 0;
+    }
+    if (conf.lan_listen.n && !conf.lan_networks.n)
+        log_warnx("[relay] lan_listen is set but lan_networks is empty: the LAN listeners refuse every client");
+    if (conf.smarthost_secrets)
+        log_warnx("[outbound] secrets is set but SMTP AUTH is not supported yet: ignored");
+    smtp_config_from(&conf, &smtp, tls != NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (is_root) {
+        pw = getpwnam(conf.user);
+        if (!pw)
+            fatalx("[relay] user %s does not exist: create it (useradd --system %s) or set "
+                   "[relay] user; mailrelayd does not keep running as root", conf.user, conf.user);
+        if (pw->pw_uid == 0)
+            log_warnx("[relay] user is %s (uid 0): mailrelayd keeps running as root", conf.user);
+        prepare_spool_dir(conf.spool, pw);
+        become(pw, 0);          /* the spool's files belong to the user from the start */
+    } else if (strcmp(conf.user, "") != 0) {
+        struct passwd *me = getpwuid(geteuid());
+        if (!me || strcmp(me->pw_name, conf.user) != 0)
+            log_notice("not started as root: running as uid %d, [relay] user %s not used",
+                       (int)geteuid(), conf.user);
+    }
+    if (spool_open(conf.spool, &spool, NULL, err, sizeof(err)) < 0)
+        fatalx("spool %s: %s", conf.spool, err);
+    if (is_root && (seteuid(0) < 0 || setegid(0) < 0))
+        fatal("cannot regain root to bind the listeners");
+
+    d.base = event_base_new();
+    if (!d.base)
+        fatalx("cannot create the event loop");
+    store = store_new(d.base, spool);
+    if (!store)
+        fatalx("out of memory");
+    d.server = server_new(d.base, &conf, &smtp, tls, policy, store, err, sizeof(err));
+    if (!d.server)
+        fatalx("%s", err);
+    if (make_dir_of(conf.control_socket) < 0)
+        fatal("cannot create the directory of %s", conf.control_socket);
+    rc.started = time(NULL);
+    rc.spool = spool;
+    rc.store = store;
+    rc.server = d.server;
+    ctl = ctl_server_open(d.base, conf.control_socket, is_root ? pw->pw_gid : (gid_t)-1,
+                          relay_control_on_msg, relay_control_on_gone, &rc, err, sizeof(err));
+    if (!ctl)
+        fatalx("%s", err);
+    if (conf.inside.host) {
+        delivery_inside(&conf, &dc);
+        if (!(rc.delivery[0] = delivery_new(d.base, spool, &dc, err, sizeof(err))))
+            fatalx("[inside] %s", err);
+    }
+    if (conf.smarthost.host) {
+        delivery_smarthost(&conf, &dc);
+        if (!(rc.delivery[1] = delivery_new(d.base, spool, &dc, err, sizeof(err))))
+            fatalx("[outbound] %s", err);
+    }
+    if (is_root)
+        become(pw, 1);
+
+    store_set_committed(store, on_committed, &rc);
+    rc.link = link_events_new(d.base, conf.mailtund_socket, on_committed, &rc);
+    if (!rc.link)
+        fatalx("out of memory");
+    if (server_start(d.server, err, sizeof(err)) < 0)
+        fatalx("%s", err);
+    d.grace = evtimer_new(d.base, on_grace, &d);
+    d.grace_ms = conf.timeout_data_term_ms < STOP_GRACE_MAX_MS ? conf.timeout_data_term_ms : STOP_GRACE_MAX_MS;
+    for (int i = 0; i < 3; i++) {
+        sigs[i] = evsignal_new(d.base, signos[i], on_signal, &d);
+        evsignal_add(sigs[i], NULL);
+    }
+    log_notice("mailrelayd started config=%s uid=%d queued=%zu starttls=%s inside=%s%s%d",
+               conf_path, (int)geteuid(), spool_count(spool), tls ? "on" : "off",
+               conf.inside.host ? conf.inside.host : "-", conf.inside.port < 0 ? "" : ":",
+               conf.inside.port < 0 ? 0 : conf.inside.port ? conf.inside.port : 25);
+    event_base_dispatch(d.base);
+
+    {
+        struct server_stats sv;
+        server_get_stats(d.server, &sv);
+        log_notice("mailrelayd stopping sessions=%zu commits_pending=%zu", sv.sessions, store_pending(store));
+    }
+    server_free(d.server);              /* pending commits stay with the store */
+    link_events_free(rc.link);
+    for (int i = 0; i < 2; i++)
+        if (rc.delivery[i])
+            delivery_free(rc.delivery[i]);
+    ctl_server_close(ctl);
+    store_free(store);                  /* flushes what is still queued */
+    spool_close(spool);
+    for (int i = 0; i < 3; i++)
+        event_free(sigs[i]);
+    event_free(d.grace);
+    event_base_free(d.base);
+    tls_server_ctx_free(tls);
+    policy_free(policy);
+    relay_conf_free(&conf);
+    log_notice("mailrelayd stopped");
+    return 0;
+}

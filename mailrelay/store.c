@@ -1,0 +1,276 @@
+/*
+ * store.c — smtp_session's store callbacks on the spool, with group commit (see store.h).
+ *
+ * Ownership: a struct store_msg is created at msg_begin. Until msg_commit the session owns
+ * it (it calls msg_abort on failure or when freed); from msg_commit on it belongs to the
+ * store, which frees it in the spool's commit callback. The session side holds only
+ * ss->pending, which store_session_free() clears, so a late callback never reaches a freed
+ * session.
+ */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "spool.h"
+
+struct store {
+    struct spool *sp;
+    struct event *flush_ev;
+    store_committed_fn *committed;
+    void *committed_arg;
+    size_t inflight;
+    struct store_stats stats;
+};
+
+struct store_session {
+    struct store *st;
+    enum env_direction direction;
+    store_done_fn *done;
+    void *arg;
+    struct store_msg *pending;
+};
+
+struct store_msg {
+    struct store *st;
+    struct store_session *ss;       /* NULL once detached or before commit */
+    struct spool_msg *sm;
+    struct envelope env;
+    char qid[QUEUE_ID_SIZE];
+    uint64_t size;
+};
+
+static enum smtp_store_result from_spool(int status)
+{
+    switch (status) {
+    case SPOOL_OK: return SMTP_STORE_OK;
+    case SPOOL_ERR_NOSPACE: return SMTP_STORE_NOSPACE;
+    default: return SMTP_STORE_TEMPFAIL;
+    }
+}
+
+static void msg_free(struct store_msg *m)
+{
+    envelope_free(&m->env);
+    free(m);
+}
+
+/* ---- group commit ----------------------------------------------------------------------- */
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct store *st = arg;
+    uint64_t before = st->stats.messages;
+    spool_flush_commits(st->sp);
+    if (st->stats.messages != before) {
+        st->stats.batches++;
+        if (st->committed)
+            st->committed(st->committed_arg);
+    }
+}
+
+static void on_committed(void *arg, const char *qid, int status)
+{
+    struct store_msg *m = arg;
+    struct store *st = m->st;
+    enum smtp_store_result r = from_spool(status);
+
+    st->inflight--;
+    if (r == SMTP_STORE_OK) {
+        st->stats.messages++;
+        st->stats.bytes += m->size;
+        st->stats.last_commit = (uint64_t)time(NULL);
+        log_info("message id=%s from=<%s> size=%llu nrcpt=%zu", qid, m->env.sender,
+                 (unsigned long long)m->size, m->env.nrcpt);
+    } else {
+        st->stats.failed++;
+        log_warnx("message id=%s commit failed error=\"%s\"", qid, spool_strerror(status));
+    }
+    if (m->ss) {
+        struct store_session *ss = m->ss;
+        ss->pending = NULL;
+        ss->done(ss->arg, r);
+    } else {
+        log_info("message id=%s result=%s session=gone", qid, r == SMTP_STORE_OK ? "durable" : "failed");
+    }
+    msg_free(m);
+}
+
+/* ---- smtp_callbacks --------------------------------------------------------------------- */
+
+static int build_envelope(struct store_msg *m, enum env_direction dir, const struct smtp_envelope *e)
+{
+    int64_t now = (int64_t)time(NULL);
+    if (envelope_init(&m->env) < 0)
+        return -1;
+    m->env.arrival = now;
+    m->env.direction = dir;
+    if (envelope_set(&m->env.client, e->client_addr ? e->client_addr : "") < 0 ||
+        envelope_set(&m->env.helo, e->helo ? e->helo : "") < 0 ||
+        envelope_set(&m->env.sender, e->mail_from ? e->mail_from : "") < 0)
+        return -1;
+    if (e->body == SMTP_BODY_8BITMIME)
+        m->env.body_flags |= ENV_BODY_8BITMIME;
+    if (e->smtputf8)
+        m->env.body_flags |= ENV_BODY_SMTPUTF8;
+    for (size_t i = 0; i < e->nrcpts; i++)
+        if (envelope_add_rcpt(&m->env, e->rcpts[i], now) < 0)
+            return -1;
+    return 0;
+}
+
+static enum smtp_store_result cb_begin(void *ctx, const struct smtp_envelope *e, char *qid,
+                                       size_t qid_size, void **out)
+{
+    struct store_session *ss = ctx;
+    struct store_msg *m = calloc(1, sizeof(*m));
+    int rc;
+
+    if (!m)
+        return SMTP_STORE_TEMPFAIL;
+    m->st = ss->st;
+    if (build_envelope(m, ss->direction, e) < 0) {
+        log_warnx("message envelope failed client=%s error=\"out of memory or too many recipients\"",
+                  e->client_addr);
+        msg_free(m);
+        return SMTP_STORE_TEMPFAIL;
+    }
+    rc = spool_msg_begin(ss->st->sp, &m->sm);
+    if (rc != SPOOL_OK) {
+        log_warnx("message begin failed client=%s error=\"%s\"", e->client_addr, spool_strerror(rc));
+        msg_free(m);
+        return from_spool(rc);
+    }
+    snprintf(m->qid, sizeof(m->qid), "%s", spool_msg_qid(m->sm));
+    snprintf(qid, qid_size, "%s", m->qid);
+    log_info("message id=%s client=%s helo=%s tls=%s", m->qid, e->client_addr,
+             e->helo && *e->helo ? e->helo : "-", e->tls ? "yes" : "no");
+    *out = m;
+    return SMTP_STORE_OK;
+}
+
+static enum smtp_store_result cb_write(void *ctx, void *msg, const char *p, size_t n)
+{
+    struct store_msg *m = msg;
+    return from_spool(spool_msg_write(m->sm, p, n));
+}
+
+static enum smtp_store_result cb_commit(void *ctx, void *msg)
+{
+    struct store_session *ss = ctx;
+    struct store *st = ss->st;
+    struct store_msg *m = msg;
+    int rc;
+
+    m->size = spool_msg_size(m->sm);
+    rc = spool_commit_async(m->sm, &m->env, on_committed, m);
+    m->sm = NULL;                       /* consumed either way */
+    if (rc != SPOOL_OK) {
+        st->stats.failed++;
+        log_warnx("message id=%s commit refused error=\"%s\"", m->qid, spool_strerror(rc));
+        msg_free(m);
+        return from_spool(rc);
+    }
+    m->ss = ss;
+    ss->pending = m;
+    st->inflight++;
+    if (spool_commits_pending(st->sp) == 1)
+        event_active(st->flush_ev, EV_TIMEOUT, 0);
+    return SMTP_STORE_PENDING;
+}
+
+static void cb_abort(void *ctx, void *msg)
+{
+    struct store_msg *m = msg;
+    if (m->sm)
+        spool_msg_abort(m->sm);
+    log_info("message id=%s aborted", m->qid);
+    msg_free(m);
+}
+
+/* ---- public ----------------------------------------------------------------------------- */
+
+struct store *store_new(struct event_base *base, struct spool *sp)
+{
+    struct store *st = calloc(1, sizeof(*st));
+    if (!st)
+        return NULL;
+    st->sp = sp;
+    st->flush_ev = event_new(base, -1, 0, flush_cb, st);
+    if (!st->flush_ev) {
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+
+void store_free(struct store *st)
+{
+    if (!st)
+        return;
+    if (spool_commits_pending(st->sp))
+        flush_cb(-1, 0, st);
+    event_free(st->flush_ev);
+    free(st);
+}
+
+void store_set_committed(struct store *st, store_committed_fn *fn, void *arg)
+{
+    st->committed = fn;
+    st->committed_arg = arg;
+}
+
+void store_get_stats(const struct store *st, struct store_stats *out)
+{
+    *out = st->stats;
+}
+
+size_t store_pending(const struct store *st)
+{
+    return st->inflight;
+}
+
+struct store_session *store_session_new(struct store *st, enum env_direction direction,
+                                        store_done_fn *done, void *arg)
+{
+    struct store_session *ss = calloc(1, sizeof(*ss));
+    if (!ss)
+        return NULL;
+    ss->st = st;
+    ss->direction = direction;
+    ss->done = done;
+    ss->arg = arg;
+    return ss;
+}
+
+void store_session_free(struct store_session *ss)
+{
+    if (!ss)
+        return;
+    if (ss->pending) {
+        log_info("message id=%s session gone while commit pending: commit continues",
+                 ss->pending->qid);
+        ss->pending->ss = NULL;
+    }
+    free(ss);
+}
+
+int store_session_pending(const struct store_session *ss)
+{
+    return ss->pending != NULL;
+}
+
+void store_session_callbacks(struct store_session *ss, struct smtp_callbacks *cb)
+{
+    cb->store_ctx = ss;
+    cb->msg_begin = cb_begin;
+    cb->msg_write = cb_write;
+    cb->msg_commit = cb_commit;
+    cb->msg_abort = cb_abort;
+    cb->now = NULL;
+}

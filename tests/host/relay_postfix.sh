@@ -1,0 +1,196 @@
+#!/bin/bash
+# relay_postfix.sh — a real Postfix as the provider's MTA pushes mail into mailrelayd.
+#
+# A private Postfix instance (config, queue and data directories and its log file all in the
+# test's mktemp dir; smtpd on its own loopback port) relays example.net to
+# [127.0.0.1]:<mailrelayd port> through transport_maps, with opportunistic STARTTLS. Messages
+# are submitted to Postfix's smtpd with swaks. Checks: Postfix logs status=sent with
+# mailrelayd's "queued as <qid>" for every message, each of those queue ids is in mailrelayd's
+# spool with the right Message-ID, the hop used TLS, and a recipient mailrelayd refuses
+# (unknown user) makes Postfix bounce rather than retry. Postfix is stopped on every exit path.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${B:-build}
+case $B in /*) ;; *) B=$ROOT/$B;; esac
+RELAYD=$B/mailrelay/mailrelayd
+
+[ "$(id -u)" = 0 ] || { echo "skip: needs root (Postfix and mailrelayd)"; exit 77; }
+for t in swaks python3 postfix postconf openssl; do
+    command -v $t >/dev/null || { echo "skip: $t missing"; exit 77; }
+done
+id postfix >/dev/null 2>&1 && getent group postdrop >/dev/null || { echo "skip: postfix user/postdrop group missing"; exit 77; }
+id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
+[ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
+
+work=$(mktemp -d /tmp/relay-postfix.XXXXXX)
+chmod 755 "$work"
+PF=$work/postfix
+pids=()
+cleanup() {
+    if [ -f "$PF/main.cf" ]; then
+        postfix -c "$PF" stop >/dev/null 2>&1
+        local mpid
+        mpid=$(cat "$PF/queue/pid/master.pid" 2>/dev/null | tr -d ' ')
+        if [ -n "$mpid" ] && kill -0 "$mpid" 2>/dev/null; then
+            sleep 1
+            pkill -9 -P "$mpid" 2>/dev/null
+            kill -9 "$mpid" 2>/dev/null
+        fi
+    fi
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*"
+    echo "--- Postfix log (last 20 lines)"; tail -n 20 "$PF/maillog" 2>/dev/null
+    echo "--- mailrelayd log (last 20 lines)"; tail -n 20 "$work/relayd.log" 2>/dev/null
+    exit 1
+}
+ok() { echo "ok: $*"; }
+wait_for() {
+    local secs=$1 what=$2; shift 2
+    local end=$((SECONDS + secs))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -ge $end ] && fail "timeout after ${secs}s waiting for: $what"
+        sleep 0.2
+    done
+}
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+port_open() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1).close()"; }
+
+P=$(free_port) PFP=$(free_port) DEAD=$(free_port)
+
+# --- mailrelayd ----------------------------------------------------------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 2 \
+    -subj /CN=mx.example.net >/dev/null 2>&1 || { echo "skip: openssl cannot make a certificate"; exit 77; }
+printf 'bob@example.net\nalice@example.net\n' >"$work/recipients"
+for i in $(seq 1 10); do echo "u$i@example.net"; done >>"$work/recipients"
+cat >"$work/mailtun.conf" <<EOC
+[relay]
+listen = 127.0.0.1:$P
+hostname = mx.example.net
+domains = example.net
+recipients = $work/recipients
+provider_networks = 127.0.0.1/32
+spool = $work/spool
+user = nobody
+control_socket = $work/relayd.sock
+mailtund_socket = $work/mailtund.sock
+tls_cert = $work/cert.pem
+tls_key = $work/key.pem
+log_level = info
+
+[inside]
+server = 127.0.0.1:$DEAD
+retry_base = 1h
+EOC
+"$RELAYD" -f -c "$work/mailtun.conf" >"$work/relayd.log" 2>&1 &
+RPID=$!; pids+=("$RPID")
+wait_for 10 "mailrelayd listening" port_open "$P"
+
+# --- the provider's Postfix ---------------------------------------------------------------------------
+mkdir -p "$PF/queue" "$PF/data"
+chown postfix "$PF/data"
+cat >"$PF/main.cf" <<EOC
+compatibility_level = 3.6
+queue_directory = $PF/queue
+data_directory = $PF/data
+maillog_file = $PF/maillog
+maillog_file_prefixes = $work
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = provider.test
+mydomain = provider.test
+myorigin = provider.test
+mydestination =
+mynetworks = 127.0.0.0/8
+relay_domains = example.net
+transport_maps = inline:{ example.net=smtp:[127.0.0.1]:$P }
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtp_dns_support_level = disabled
+smtp_tls_security_level = may
+smtp_tls_loglevel = 1
+alias_maps =
+alias_database =
+local_recipient_maps =
+local_transport = error:no local delivery here
+biff = no
+notify_classes =
+bounce_queue_lifetime = 0
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+EOC
+cat >"$PF/master.cf" <<EOC
+127.0.0.1:$PFP inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOC
+script -qec "postfix -c $PF check" /dev/null >"$work/postfix-check.log" 2>&1 || { cat "$work/postfix-check.log"; echo "skip: postfix check fails in a private instance"; exit 77; }
+postfix -c "$PF" start >"$work/postfix-start.log" 2>&1 || { cat "$work/postfix-start.log"; fail "postfix start"; }
+wait_for 20 "Postfix smtpd on $PFP" port_open "$PFP"
+ok "private Postfix $(postconf -c "$PF" -h mail_version) on 127.0.0.1:$PFP relays example.net to mailrelayd on $P"
+
+# --- push mail through Postfix ---------------------------------------------------------------------------
+N=10
+for i in $(seq 1 $N); do
+    swaks --server 127.0.0.1:$PFP --to "u$i@example.net" --from "sender$i@example.org" \
+          --header "Message-Id: <pf-$i@test>" >"$work/swaks-$i.log" 2>&1 \
+        || { cat "$work/swaks-$i.log"; fail "Postfix did not take message $i"; }
+done
+swaks --server 127.0.0.1:$PFP --to "nosuchuser@example.net" --from "sender@example.org" \
+      --header "Message-Id: <pf-unknown@test>" >"$work/swaks-unknown.log" 2>&1 || fail "Postfix did not take the unknown-user message"
+sent() { grep -c "to=<u[0-9]*@example.net>, relay=127.0.0.1\[127.0.0.1\]:$P,.*status=sent" "$PF/maillog" 2>/dev/null; }
+wait_for 60 "Postfix status=sent for $N messages (have $(sent))" test "$(sent)" -ge $N
+ok "Postfix log: $N x status=sent to 127.0.0.1[127.0.0.1]:$P"
+
+missing=0
+for i in $(seq 1 $N); do
+    line=$(grep "to=<u$i@example.net>, relay=127.0.0.1\[127.0.0.1\]:$P,.*status=sent" "$PF/maillog" | tail -n 1)
+    qid=$(sed -n 's/.*queued as \([0-9a-f]\{20\}\).*/\1/p' <<<"$line")
+    if [ -z "$qid" ] || ! grep -q "^Message-Id: <pf-$i@test>" "$work/spool/queue/$qid.data" 2>/dev/null; then
+        echo "message $i: mailrelayd qid '$qid' not in the spool with its Message-Id"; missing=$((missing + 1))
+    fi
+done
+[ "$missing" = 0 ] || fail "$missing messages missing in mailrelayd's spool"
+ok "every queue id Postfix logged from mailrelayd's 250 is in the spool with its Message-Id"
+
+grep -q "Anonymous TLS connection established to 127.0.0.1\[127.0.0.1\]:$P\|TLS connection established to 127.0.0.1\[127.0.0.1\]:$P" "$PF/maillog" \
+    || fail "Postfix did not use STARTTLS to mailrelayd"
+grep -q "smtp tls handshake done client=127.0.0.1" "$work/relayd.log" || fail "mailrelayd did not log the TLS handshake"
+ok "the hop used STARTTLS"
+
+wait_for 30 "Postfix bounce for the unknown user" grep -q "to=<nosuchuser@example.net>.*status=bounced.*550 5.1.1" "$PF/maillog"
+ok "unknown user: mailrelayd's 550 5.1.1 made Postfix bounce"
+
+kill -TERM "$RPID"; wait "$RPID"; rc=$?
+[ "$rc" = 0 ] || fail "mailrelayd exit status $rc after SIGTERM"
+if grep -q "AddressSanitizer\|LeakSanitizer\|runtime error:" "$work/relayd.log"; then
+    grep -A30 "Sanitizer\|runtime error" "$work/relayd.log" | head -60
+    fail "sanitizer report"
+fi
+ok "mailrelayd stopped cleanly, no sanitizer report"
+echo "relay_postfix: all checks passed"
