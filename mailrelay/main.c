@@ -23,6 +23,7 @@
 #include "config.h"
 #include "ctl_server.h"
 #include "delivery.h"
+#include "etrn.h"
 #include "link_events.h"
 #include "log.h"
 #include "policy.h"
@@ -252,6 +253,15 @@ static void on_committed(void *arg)
     relay_control_kick(arg);
 }
 
+/* The tunnel is up: our deferred mail can go, and the provider should push what it holds. */
+static void on_link_up(void *arg)
+{
+    struct relay_control *rc = arg;
+    relay_control_kick(rc);
+    if (rc->etrn)
+        etrn_trigger(rc->etrn);
+}
+
 /* ---- main -------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -384,7 +394,15 @@ int main(int argc, char **argv)
         become(pw, 1);
 
     store_set_committed(store, on_committed, &rc);
-    rc.link = link_events_new(d.base, conf.mailtund_socket, on_committed, &rc);
+    {
+        struct etrn_config ec = { .host = &conf.etrn_host, .hostname = conf.hostname,
+                                  .domains = &conf.etrn_domains, .attempts = 3, .retry_ms = 10000,
+                                  .timeout_ms = 30000 };
+        rc.etrn = etrn_new(d.base, &ec);
+        if (conf.etrn_host.host && !rc.etrn)
+            fatalx("[outbound] etrn_host is set: etrn_domains must name at least one domain");
+    }
+    rc.link = link_events_new(d.base, conf.mailtund_socket, on_link_up, &rc);
     if (!rc.link)
         fatalx("out of memory");
     if (server_start(d.server, err, sizeof(err)) < 0)
@@ -408,6 +426,7 @@ int main(int argc, char **argv)
     }
     server_free(d.server);              /* pending commits stay with the store */
     link_events_free(rc.link);
+    etrn_free(rc.etrn);
     for (int i = 0; i < 2; i++)
         if (rc.delivery[i])
             delivery_free(rc.delivery[i]);

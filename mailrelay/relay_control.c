@@ -6,6 +6,7 @@
  * many more there are.
  */
 #include "relay_control.h"
+#include "etrn.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -122,6 +123,8 @@ static void status(struct relay_control *rc, struct ctl_client *c)
         link_events_status(rc->link, &b);
     else
         ipc_put_kv(&b, "link", "unknown");
+    if (rc->etrn)
+        etrn_status(rc->etrn, &b);
     send_or_error(c, &b);
 }
 

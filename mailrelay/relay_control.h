@@ -30,6 +30,8 @@ struct server;
 struct link_events;
 struct delivery;
 
+struct etrn;
+
 struct relay_control {
     time_t started;
     struct spool *spool;
@@ -37,6 +39,7 @@ struct relay_control {
     struct server *server;
     struct link_events *link;           /* may be NULL */
     struct delivery *delivery[2];       /* inside, smarthost; either may be NULL */
+    struct etrn *etrn;                  /* NULL unless [outbound] etrn_host and etrn_domains */
 };
 
 void relay_control_on_msg(struct ctl_client *c, const struct ipc_msg *m, void *arg);

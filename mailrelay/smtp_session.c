@@ -69,10 +69,10 @@ static void slog(const struct smtp_session *s, enum log_level lvl, const char *f
     const char *q = s->qid[0] ? s->qid : "-";
     switch (lvl) {
     case LOG_LVL_ERR:
-    case LOG_LVL_WARN: log_warnx("%s client=%s qid=%s", msg, s->client, q); break;
-    case LOG_LVL_NOTICE: log_notice("%s client=%s qid=%s", msg, s->client, q); break;
-    case LOG_LVL_INFO: log_info("%s client=%s qid=%s", msg, s->client, q); break;
-    case LOG_LVL_DEBUG: log_debug("%s client=%s qid=%s", msg, s->client, q); break;
+    case LOG_LVL_WARN: log_warnx("%s client=%s id=%s", msg, s->client, q); break;
+    case LOG_LVL_NOTICE: log_notice("%s client=%s id=%s", msg, s->client, q); break;
+    case LOG_LVL_INFO: log_info("%s client=%s id=%s", msg, s->client, q); break;
+    case LOG_LVL_DEBUG: log_debug("%s client=%s id=%s", msg, s->client, q); break;
     }
 }
 

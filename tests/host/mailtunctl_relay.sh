@@ -146,37 +146,7 @@ expect 2 "unexpected argument" queue list extra
 ok "usage errors: missing/unknown subcommand, missing/malformed ID, extra arguments -> exit 2"
 
 # --- link events from a scripted mailtund -----------------------------------------------------------------------
-cat >"$work/fake_mailtund.py" <<'EOF'
-import os, socket, struct, sys, time
-path = sys.argv[1]
-def frame(t, attrs=()):
-    p = b"".join(struct.pack(">HH", a, len(v)) + v for a, v in attrs)
-    return struct.pack(">HBBHH", 0x4D54, 1, 0, t, len(p)) + p
-def recv_frame(c):
-    h = b""
-    while len(h) < 8:
-        d = c.recv(8 - len(h))
-        if not d: raise EOFError
-        h += d
-    magic, ver, _, t, n = struct.unpack(">HBBHH", h)
-    assert magic == 0x4D54 and ver == 1
-    b = b""
-    while len(b) < n:
-        b += c.recv(n - len(b))
-    return t, b
-s = socket.socket(socket.AF_UNIX); s.bind(path); os.chmod(path, 0o666); s.listen(4)
-c, _ = s.accept()
-types = [recv_frame(c)[0], recv_frame(c)[0]]
-assert types == [1, 4], types           # HELLO, SUBSCRIBE
-c.sendall(frame(2) + frame(2))          # OK, OK
-c.sendall(frame(20, [(7, b"ppp0"), (8, socket.inet_aton("192.0.2.10")), (9, socket.inet_aton("203.0.113.1"))]))
-print("sent LINK_UP", flush=True)
-time.sleep(float(sys.argv[2]))
-c.sendall(frame(21, [(11, b"test is over")]))
-print("sent LINK_DOWN", flush=True)
-time.sleep(1)
-EOF
-python3 "$work/fake_mailtund.py" "$work/mailtund.sock" 3 >"$work/fake.log" 2>&1 &
+"$ROOT/tests/host/peers/link_mailtund.py" "$work/mailtund.sock" --hold 3 >"$work/fake.log" 2>&1 &
 FPID=$!; pids+=("$FPID")
 link_is() { ctl status 2>/dev/null | grep -q "^mailrelayd *link *$1\$"; }
 wait_for 40 "link up in status (mailrelayd retries with back-off)" link_is up

@@ -13,6 +13,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${B:-build}
 case $B in /*) ;; *) B=$ROOT/$B;; esac
 RELAYD=$B/mailrelay/mailrelayd
+source "$ROOT/tests/host/lib/postfix_instance.sh"
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (Postfix and mailrelayd)"; exit 77; }
 for t in swaks python3 postfix postconf openssl; do
@@ -27,16 +28,7 @@ chmod 755 "$work"
 PF=$work/postfix
 pids=()
 cleanup() {
-    if [ -f "$PF/main.cf" ]; then
-        postfix -c "$PF" stop >/dev/null 2>&1
-        local mpid
-        mpid=$(cat "$PF/queue/pid/master.pid" 2>/dev/null | tr -d ' ')
-        if [ -n "$mpid" ] && kill -0 "$mpid" 2>/dev/null; then
-            sleep 1
-            pkill -9 -P "$mpid" 2>/dev/null
-            kill -9 "$mpid" 2>/dev/null
-        fi
-    fi
+    pf_stop "$PF"
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
     [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
 }
@@ -56,6 +48,8 @@ wait_for() {
         sleep 0.2
     done
 }
+# at_least FN N: FN (a counting function) prints at least N; re-run on every poll
+at_least() { [ "$("$1")" -ge "$2" ]; }
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -92,66 +86,10 @@ RPID=$!; pids+=("$RPID")
 wait_for 10 "mailrelayd listening" port_open "$P"
 
 # --- the provider's Postfix ---------------------------------------------------------------------------
-mkdir -p "$PF/queue" "$PF/data"
-chown postfix "$PF/data"
-cat >"$PF/main.cf" <<EOC
-compatibility_level = 3.6
-queue_directory = $PF/queue
-data_directory = $PF/data
-maillog_file = $PF/maillog
-maillog_file_prefixes = $work
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = provider.test
-mydomain = provider.test
-myorigin = provider.test
-mydestination =
-mynetworks = 127.0.0.0/8
-relay_domains = example.net
-transport_maps = inline:{ example.net=smtp:[127.0.0.1]:$P }
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtp_dns_support_level = disabled
-smtp_tls_security_level = may
-smtp_tls_loglevel = 1
-alias_maps =
-alias_database =
-local_recipient_maps =
-local_transport = error:no local delivery here
-biff = no
-notify_classes =
-bounce_queue_lifetime = 0
-queue_run_delay = 1s
-minimal_backoff_time = 1s
-maximal_backoff_time = 2s
-EOC
-cat >"$PF/master.cf" <<EOC
-127.0.0.1:$PFP inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOC
-script -qec "postfix -c $PF check" /dev/null >"$work/postfix-check.log" 2>&1 || { cat "$work/postfix-check.log"; echo "skip: postfix check fails in a private instance"; exit 77; }
-postfix -c "$PF" start >"$work/postfix-start.log" 2>&1 || { cat "$work/postfix-start.log"; fail "postfix start"; }
-wait_for 20 "Postfix smtpd on $PFP" port_open "$PFP"
+pf_instance "$PF" "$PFP" "relay_domains = example.net" \
+    "transport_maps = inline:{ example.net=smtp:[127.0.0.1]:$P }" \
+    "smtp_tls_security_level = may" "smtp_tls_loglevel = 1" "bounce_queue_lifetime = 0" \
+    "queue_run_delay = 1s" "minimal_backoff_time = 1s" "maximal_backoff_time = 2s"
 ok "private Postfix $(postconf -c "$PF" -h mail_version) on 127.0.0.1:$PFP relays example.net to mailrelayd on $P"
 
 # --- push mail through Postfix ---------------------------------------------------------------------------
@@ -164,7 +102,7 @@ done
 swaks --server 127.0.0.1:$PFP --to "nosuchuser@example.net" --from "sender@example.org" \
       --header "Message-Id: <pf-unknown@test>" >"$work/swaks-unknown.log" 2>&1 || fail "Postfix did not take the unknown-user message"
 sent() { grep -c "to=<u[0-9]*@example.net>, relay=127.0.0.1\[127.0.0.1\]:$P,.*status=sent" "$PF/maillog" 2>/dev/null; }
-wait_for 60 "Postfix status=sent for $N messages (have $(sent))" test "$(sent)" -ge $N
+wait_for 60 "Postfix status=sent for $N messages" at_least sent $N
 ok "Postfix log: $N x status=sent to 127.0.0.1[127.0.0.1]:$P"
 
 missing=0

@@ -45,6 +45,7 @@ wait_for() {
         sleep 0.1
     done
 }
+queue_empty() { [ "$(queued)" = 0 ]; }
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -128,7 +129,7 @@ mkdir -p "$work/sink" && chmod 777 "$work/sink"
 pids+=("$!")
 wait_for 10 "smtp-sink" port_open "$SP"
 "$CTL" -c "$work/mailtun.conf" queue flush >/dev/null || fail "queue flush failed"
-wait_for 60 "queue drained to the sink ($(queued) left)" test "$(queued)" = 0
+wait_for 60 "queue drained to the sink" queue_empty
 delivered=$(cat "$work/sink"/* 2>/dev/null | grep -i '^Message-ID:' | sort -u | wc -l)
 want=$(awk '{print $2}' "$work/acked" | sort -u | wc -l)
 missing=0
