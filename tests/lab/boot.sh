@@ -2,6 +2,8 @@
 # boot.sh — run one lab scenario inside user-mode-linux (a kernel with PPP, PPTP and MPPE).
 #
 #   tests/lab/boot.sh <scenario>        runs tests/lab/scenarios/<scenario>.sh in the guest
+#   tests/lab/boot.sh <path/to/file.sh> runs that file instead (e.g. bench/lab/*.sh, which are
+#                                       not part of make check); results go to lab-results/<basename>
 #
 # Exit code is the scenario's: 0 pass, 77 skip (reason on the last line), anything else fail.
 # Every log lands in ${B:-build}/lab-results/<scenario>/ (recreated each run); on failure the
@@ -17,8 +19,21 @@ src=$(cd "$here/../.." && pwd)
 name=${1:-}
 skip() { echo "boot.sh: $*"; exit 77; }
 
-[ -n "$name" ] || { echo "usage: tests/lab/boot.sh <scenario>   (scenarios: $(cd "$here/scenarios" && ls *.sh 2>/dev/null | sed 's/\.sh$//' | tr '\n' ' '))" >&2; exit 2; }
-[ -f "$here/scenarios/$name.sh" ] || { echo "boot.sh: no scenario $here/scenarios/$name.sh" >&2; exit 2; }
+[ -n "$name" ] || { echo "usage: tests/lab/boot.sh <scenario>|<path/to/file.sh>   (scenarios: $(cd "$here/scenarios" && ls *.sh 2>/dev/null | sed 's/\.sh$//' | tr '\n' ' '))" >&2; exit 2; }
+# init.sh runs <src>/tests/lab/scenarios/<guest_scenario>.sh: a file elsewhere is named by
+# its path relative to that directory (the guest sees the host's paths unchanged).
+guest_scenario=$name
+case $name in
+*/*|*.sh)
+    [ -f "$name" ] || { echo "boot.sh: no scenario file $name" >&2; exit 2; }
+    file=$(realpath "$name")
+    guest_scenario=$(realpath --relative-to="$here/scenarios" "$file")
+    guest_scenario=${guest_scenario%.sh}
+    [ "$guest_scenario.sh" = "$(realpath --relative-to="$here/scenarios" "$file")" ] ||
+        { echo "boot.sh: a scenario file must end in .sh: $name" >&2; exit 2; }
+    name=$(basename "$file" .sh);;
+*)  [ -f "$here/scenarios/$name.sh" ] || { echo "boot.sh: no scenario $here/scenarios/$name.sh" >&2; exit 2; };;
+esac
 
 timeout_s=${LAB_TIMEOUT:-120}
 mem=${LAB_MEM:-384M}
@@ -36,7 +51,7 @@ done
 bdir=${B:-build}
 case $bdir in /*) ;; *) bdir=$src/$bdir;; esac
 results=$bdir/lab-results/$name
-case "$results$src" in *[[:space:]]*) skip "lab cannot pass paths with spaces on the kernel command line: $results";; esac
+case "$results$src$guest_scenario" in *[[:space:]]*) skip "lab cannot pass paths with spaces on the kernel command line: $results";; esac
 rm -rf "$results"
 mkdir -p "$results" || { echo "boot.sh: cannot create $results" >&2; exit 1; }
 
@@ -50,7 +65,7 @@ t0=$(date +%s.%N)
 TMPDIR=/dev/shm timeout -k 5 "$timeout_s" "$uml" mem="$mem" \
     root=/dev/root rootfstype=hostfs rootflags=/ ro init="$here/init.sh" \
     con=null con0=fd:0,fd:1 ssl=null quiet loglevel=3 \
-    mailtun_scenario="$name" mailtun_results="$results" mailtun_src="$src" mailtun_timeout="$guest_limit" \
+    mailtun_scenario="$guest_scenario" mailtun_results="$results" mailtun_src="$src" mailtun_timeout="$guest_limit" \
     </dev/null >"$console" 2>&1 &
 pid=$!
 if [ "${LAB_VERBOSE:-0}" = 1 ]; then

