@@ -194,6 +194,10 @@ pppd_build_argv(const struct pppd_config *cfg, struct pppd_argv *out, char *err,
         inet_ntop(AF_INET, &cfg->fixed, a, sizeof(a));
         if ((s = stored(&b, "%s:", a)) != NULL)
             push(&b, s);
+        /* Take whatever the server assigns, so a wrong address reaches ip-up, where mailtund
+         * refuses it by name; without this pppd argues with the server's Naks until it
+         * gives up with a vague "peer refused to agree to our IP address". */
+        push(&b, "ipcp-accept-local");
     }
     if (cfg->logfile != NULL)
         push_opt(&b, "logfile", cfg->logfile);

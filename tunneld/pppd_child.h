@@ -57,7 +57,7 @@ void pppd_config_init(struct pppd_config *cfg);
  *   nodefaultroute [lcp-echo-interval N] [lcp-echo-failure N] [mtu N] [mru N]
  *   [file <options_file>]                 -- the admin's file may change the defaults above,
  *   nodetach nopersist                    -- but not these, which come after it
- *   name <user> [remotename <r>] ipparam mailtun [<fixed>:] [logfile <f>] [linkname <l>]
+ *   name <user> [remotename <r>] ipparam mailtun [<fixed>: ipcp-accept-local] [logfile <f>] [linkname <l>]
  *   [unit N] [debug]
  * Returns 0, or -1 with the reason in err.
  */

@@ -26,7 +26,9 @@
 #include <event2/event.h>
 
 #define CTL_FLAG_SUBSCRIBED 1u
-#define PPPD_GRACE_MS 5000
+#define PPPD_GRACE_MS 5000          /* pppd saying goodbye over a working call */
+#define PPPD_QUICK_GRACE_MS 300     /* the server is gone: nobody to say goodbye to */
+#define FAST_RETRY_WINDOW_S 60      /* after an uplink change, retry at backoff_min */
 
 struct tunnel {
     struct event_base *base;
@@ -42,6 +44,11 @@ struct tunnel {
 
     struct pppd_child pppd;
     struct ctl_client *plugin;          /* pppd's plugin, once it said hello */
+    struct ctl_client *plugin_waiting;  /* asked for the call before it was established */
+    char pppd_said[160];                /* pppd's own exit reason (PPP_EXIT), this attempt */
+    long kill_grace_ms;
+    time_t fast_retry_until;            /* uplink just changed: the provider may still hold
+                                           the old session for a few seconds */
     struct event *pppd_kill_timer;      /* SIGKILL if SIGTERM is not enough */
     struct event *setup_timer;          /* PPP must reach ip-up in time */
     struct event *backoff_timer;
@@ -124,16 +131,29 @@ static void publish_link_down(struct tunnel *t, const char *reason)
     write_metrics(t);
 }
 
+/* A plugin still blocked waiting for the call learns at once that there will be none. */
+static void refuse_waiting_plugin(struct tunnel *t, const char *reason)
+{
+    if (t->plugin_waiting) {
+        ctl_client_error(t->plugin_waiting, reason);
+        t->plugin_waiting = NULL;
+    }
+}
+
 /* Stops whatever runs of the current attempt; the pieces report back when they are gone. */
 static void teardown(struct tunnel *t, const char *reason)
 {
     evtimer_del(t->setup_timer);
+    refuse_waiting_plugin(t, reason);
     if (t->up_since)
         publish_link_down(t, reason);
     if (t->pppd.pid && !t->pppd.term_sent) {
-        log_info("pppd stop pid=%d reason=\"%s\"", (int)t->pppd.pid, reason);
+        /* With the call gone pppd's LCP goodbye only waits out its timers. */
+        int server_there = t->conn && pptp_conn_state(t->conn) == PPTP_ST_ESTABLISHED;
+        t->kill_grace_ms = server_there ? PPPD_GRACE_MS : PPPD_QUICK_GRACE_MS;
+        log_info("pppd stop pid=%d grace_ms=%ld reason=\"%s\"", (int)t->pppd.pid, t->kill_grace_ms, reason);
         pppd_child_terminate(&t->pppd);
-        arm(t->pppd_kill_timer, PPPD_GRACE_MS);
+        arm(t->pppd_kill_timer, t->kill_grace_ms);
     }
     /* pppd hangs up LCP first; the call is cleared once pppd is gone (child_exited). */
     if (t->conn && !t->pppd.pid)
@@ -144,7 +164,9 @@ static long backoff_ms(struct tunnel *t)
 {
     long ms = t->conf->backoff_min_ms;
     uint32_t r = 0;
-    for (int i = 1; i < t->failures && ms < t->conf->backoff_max_ms; i++)
+    /* Right after an uplink change the server refuses us until it drops our old session:
+     * keep knocking at the shortest interval for a while instead of doubling away. */
+    for (int i = 1; i < t->failures && ms < t->conf->backoff_max_ms && time(NULL) >= t->fast_retry_until; i++)
         ms *= 2;
     if (ms > t->conf->backoff_max_ms)
         ms = t->conf->backoff_max_ms;
@@ -186,9 +208,32 @@ static void on_setup_timeout(evutil_socket_t fd, short what, void *arg)
 static void on_pppd_kill(evutil_socket_t fd, short what, void *arg)
 {
     struct tunnel *t = arg;
-    if (pppd_child_escalate(&t->pppd, PPPD_GRACE_MS))
-        log_warnx("pppd killed pid=%d reason=\"no exit %d ms after SIGTERM\"", (int)t->pppd.pid,
-                  PPPD_GRACE_MS);
+    if (pppd_child_escalate(&t->pppd, (int)t->kill_grace_ms))
+        log_info("pppd killed pid=%d reason=\"no exit %ld ms after SIGTERM\"", (int)t->pppd.pid,
+                 t->kill_grace_ms);
+}
+
+/* The server's side of a failure, with pppd's own word first when it gave one. */
+static const char *with_pppd_reason(struct tunnel *t, const char *server_side, char *buf, size_t len)
+{
+    if (!t->pppd_said[0])
+        return server_side;
+    snprintf(buf, len, "pppd %s; then %s", t->pppd_said, server_side);
+    return buf;
+}
+
+static void send_call_reply(struct tunnel *t, struct ctl_client *c)
+{
+    struct ipc_builder b;
+    ipc_begin(&b, IPC_CALL_REPLY);
+    ipc_put_in4(&b, ATTR_SERVER, t->conf->server);
+    ipc_put_in4(&b, ATTR_LOCAL, t->gre_local);
+    ipc_put_u16(&b, ATTR_LOCAL_CALL_ID, t->call.local_call_id);
+    ipc_put_u16(&b, ATTR_PEER_CALL_ID, t->call.peer_call_id);
+    ipc_finish(&b);
+    ctl_client_send(c, &b);
+    log_info("call handed to pppd pid=%d call_id=%u peer_call_id=%u", (int)t->pppd.pid,
+             t->call.local_call_id, t->call.peer_call_id);
 }
 
 static void start_pppd(struct tunnel *t)
@@ -216,7 +261,6 @@ static void start_pppd(struct tunnel *t)
         return;
     }
     log_info("pppd started pid=%d plugin=%s", (int)t->pppd.pid, t->conf->plugin);
-    set_state(t, TUNNEL_PPP, "call established");
     arm(t->setup_timer, t->conf->connect_timeout_ms * 2);
 }
 
@@ -233,16 +277,24 @@ static void on_call_established(void *arg, const struct pptp_call_info *call)
     }
     log_info("call established call_id=%u peer_call_id=%u local=%s speed=%u", call->local_call_id,
              call->peer_call_id, ntoa(t->gre_local, a), call->connect_speed);
-    start_pppd(t);
+    set_state(t, TUNNEL_PPP, "call established");
+    if (!t->pppd.pid) {
+        start_pppd(t);
+    } else if (t->plugin_waiting) {
+        /* pppd started while we dialled and is waiting for exactly this. */
+        send_call_reply(t, t->plugin_waiting);
+        t->plugin_waiting = NULL;
+    }
 }
 
 static void on_call_cleared(void *arg, const char *reason)
 {
     struct tunnel *t = arg;
+    char buf[PPTP_CTRL_REASON_LEN + 200];
     t->call_up = 0;
     log_info("call cleared reason=\"%s\"", reason);
     if (t->pppd.pid)
-        tunnel_fail(t, reason);
+        tunnel_fail(t, with_pppd_reason(t, reason, buf, sizeof(buf)));
 }
 
 static void check_stopped(struct tunnel *t)
@@ -271,8 +323,10 @@ static void on_conn_closed(void *arg, const char *closed_reason)
         check_stopped(t);
         return;
     }
-    if (t->state != TUNNEL_BACKOFF)
-        tunnel_fail(t, reason);
+    if (t->state != TUNNEL_BACKOFF && t->state != TUNNEL_WAIT_UPLINK) {
+        char buf[PPTP_CTRL_REASON_LEN + 200];
+        tunnel_fail(t, with_pppd_reason(t, reason, buf, sizeof(buf)));
+    }
     maybe_dial(t);
 }
 
@@ -316,10 +370,17 @@ static void maybe_dial(struct tunnel *t)
     log_info("dial server=%s port=%ld call_id=%u attempt=%lu", ntoa(t->conf->server, a),
              t->conf->port, pc.call_id, t->dials);
     set_state(t, TUNNEL_DIALING, "dial");
+    t->pppd_said[0] = '\0';
     t->conn = pptp_conn_open(t->base, t->conf->server, (uint16_t)t->conf->port, &pc,
                              t->conf->connect_timeout_ms, &ev);
-    if (!t->conn)
+    if (!t->conn) {
         tunnel_fail(t, "out of memory opening the control connection");
+        return;
+    }
+    /* pppd and its plugin take a while to start: let that overlap the PPTP handshake.
+     * The plugin's call request waits until the call is established. */
+    if (t->state == TUNNEL_DIALING)
+        start_pppd(t);
 }
 
 /*
@@ -328,6 +389,7 @@ static void maybe_dial(struct tunnel *t)
  */
 static void teardown_fast(struct tunnel *t, const char *reason)
 {
+    refuse_waiting_plugin(t, reason);
     if (t->up_since)
         publish_link_down(t, reason);
     evtimer_del(t->setup_timer);
@@ -371,6 +433,7 @@ static void on_uplink(void *arg, const struct uplink_state *old, const struct up
         teardown_fast(t, why);
         evtimer_del(t->backoff_timer);
         t->failures = 0;
+        t->fast_retry_until = time(NULL) + FAST_RETRY_WINDOW_S;
         t->dial_wanted = 1;
         set_state(t, TUNNEL_BACKOFF, why);
         maybe_dial(t);
@@ -537,6 +600,7 @@ void tunnel_child_exited(struct tunnel *t)
         return;
     evtimer_del(t->pppd_kill_timer);
     t->plugin = NULL;
+    refuse_waiting_plugin(t, "pppd exited");
     log_info("pppd exited %s", ex.text);
     /*
      * pppd gave up for lack of answers (negotiation failed: 10, LCP echoes unanswered: 15)
@@ -551,7 +615,7 @@ void tunnel_child_exited(struct tunnel *t)
         check_stopped(t);
         return;
     }
-    if (t->state != TUNNEL_BACKOFF) {
+    if (t->state != TUNNEL_BACKOFF && t->state != TUNNEL_WAIT_UPLINK && !we_stopped_it) {
         if (gre_suspect)
             snprintf(why, sizeof(why), "dead path: the PPTP control connection answers but PPP over "
                      "GRE does not (pppd %s); is GRE (IP protocol 47) blocked by a NAT or firewall "
@@ -604,7 +668,6 @@ static void plugin_ip_up(struct tunnel *t, const struct ipc_msg *m)
 
 void tunnel_plugin_msg(struct tunnel *t, struct ctl_client *c, const struct ipc_msg *m)
 {
-    struct ipc_builder b;
     char reason[160];
 
     /* Only the pppd we started may speak for the link. */
@@ -617,19 +680,14 @@ void tunnel_plugin_msg(struct tunnel *t, struct ctl_client *c, const struct ipc_
     t->plugin = c;
     switch (m->type) {
     case IPC_CALL_REQUEST:
-        if (t->state != TUNNEL_PPP || !t->call_up) {
+        if (t->state == TUNNEL_PPP && t->call_up) {
+            send_call_reply(t, c);
+        } else if (t->state == TUNNEL_DIALING) {
+            t->plugin_waiting = c;      /* answered by on_call_established */
+            log_debug("plugin waits for the call pid=%d", (int)t->pppd.pid);
+        } else {
             ctl_client_error(c, "no call established");
-            return;
         }
-        ipc_begin(&b, IPC_CALL_REPLY);
-        ipc_put_in4(&b, ATTR_SERVER, t->conf->server);
-        ipc_put_in4(&b, ATTR_LOCAL, t->gre_local);
-        ipc_put_u16(&b, ATTR_LOCAL_CALL_ID, t->call.local_call_id);
-        ipc_put_u16(&b, ATTR_PEER_CALL_ID, t->call.peer_call_id);
-        ipc_finish(&b);
-        ctl_client_send(c, &b);
-        log_info("call handed to pppd pid=%d call_id=%u peer_call_id=%u", (int)t->pppd.pid,
-                 t->call.local_call_id, t->call.peer_call_id);
         break;
     case IPC_PPP_AUTH_UP:
         log_info("ppp authenticated pid=%d", (int)t->pppd.pid);
@@ -642,8 +700,10 @@ void tunnel_plugin_msg(struct tunnel *t, struct ctl_client *c, const struct ipc_
             publish_link_down(t, "ip-down");
         break;
     case IPC_PPP_EXIT:
-        if (ipc_get_str(m, ATTR_REASON, reason, sizeof(reason)) == 0)
+        if (ipc_get_str(m, ATTR_REASON, reason, sizeof(reason)) == 0) {
             log_info("pppd exiting pid=%d reason=\"%s\"", (int)t->pppd.pid, reason);
+            snprintf(t->pppd_said, sizeof(t->pppd_said), "%s", reason);
+        }
         break;
     default:
         ctl_client_error(c, "unexpected message from plugin");
@@ -654,6 +714,8 @@ void tunnel_plugin_gone(struct tunnel *t, struct ctl_client *c)
 {
     if (t->plugin == c)
         t->plugin = NULL;
+    if (t->plugin_waiting == c)
+        t->plugin_waiting = NULL;
 }
 
 void tunnel_status(const struct tunnel *t, struct ipc_builder *b)

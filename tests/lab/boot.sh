@@ -9,7 +9,8 @@
 # Every log lands in ${B:-build}/lab-results/<scenario>/ (recreated each run); on failure the
 # lines that explain it are printed. See tests/lab/README.md.
 #
-# Environment: B (build dir, default build), LAB_TIMEOUT (host-side hard limit, s, default 120),
+# Environment: B (build dir, default build), LAB_TIMEOUT (host-side hard limit, s, default 120
+# or the scenario's own "# lab-timeout: N" line),
 # LAB_GUEST_TIMEOUT (guest-side limit for the scenario, default LAB_TIMEOUT - 15),
 # LAB_MEM (guest memory, default 384M), LAB_UML (kernel, default linux.uml from PATH),
 # LAB_VERBOSE=1 (stream the guest console while it runs).
@@ -35,7 +36,10 @@ case $name in
 *)  [ -f "$here/scenarios/$name.sh" ] || { echo "boot.sh: no scenario $here/scenarios/$name.sh" >&2; exit 2; };;
 esac
 
-timeout_s=${LAB_TIMEOUT:-120}
+# A scenario that needs longer says so in a header line "# lab-timeout: <seconds>".
+scenario_file=${file:-$here/scenarios/$name.sh}
+declared=$(sed -n 's/^# lab-timeout: *\([0-9][0-9]*\).*/\1/p' "$scenario_file" | head -n 1)
+timeout_s=${LAB_TIMEOUT:-${declared:-120}}
 mem=${LAB_MEM:-384M}
 uml=${LAB_UML:-$(command -v linux.uml || true)}
 

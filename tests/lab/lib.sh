@@ -276,6 +276,7 @@ EOF
 # [192.0.2.10]:25. Log: <results>/provider-postfix.log (maillog_file; no syslog needed).
 lab_provider_postfix_up() {
     local d=$LAB_RUN/provider-postfix
+    [ "${LAB_POSTFIX_RETRY:-}" = slow ] && LAB_POSTFIX_RETRY_S=3600
     mkdir -p "$d/spool" "$d/data"
     chown postfix "$d/data"
     cat >"$d/main.cf" <<EOF
@@ -296,10 +297,11 @@ smtp_dns_support_level = disabled
 maillog_file_prefixes = $LAB_RESULTS
 maillog_file = $LAB_RESULTS/provider-postfix.log
 smtpd_banner = \$myhostname ESMTP provider-lab
-# quick retries: a lab run lasts seconds
-queue_run_delay = 2s
-minimal_backoff_time = 2s
-maximal_backoff_time = 4s
+# quick retries: a lab run lasts seconds (LAB_POSTFIX_RETRY=slow: a real provider's hour,
+# so that only ETRN can bring held mail over quickly)
+queue_run_delay = ${LAB_POSTFIX_RETRY_S:-2}s
+minimal_backoff_time = ${LAB_POSTFIX_RETRY_S:-2}s
+maximal_backoff_time = $(( ${LAB_POSTFIX_RETRY_S:-2} * 2 ))s
 
 # ---- conf/provider/postfix/main.cf ----
 EOF

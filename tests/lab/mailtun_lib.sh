@@ -8,6 +8,10 @@ MT_SOCK=/run/mailtun/mailtund.sock
 # mt_config [extra [tunnel] lines...] — the customer's mailtun.conf for the lab provider.
 mt_config() {
     mkdir -p /run/mailtun
+    # As make install does: mailrelayd's user, whose group may use mailtund's control socket.
+    # (The guest's /etc is an overlay: nothing reaches the host.)
+    getent passwd mailtun >/dev/null || adduser --quiet --system --group --no-create-home mailtun ||
+        lab_fail "cannot create the mailtun user in the guest"
     {
         echo "[tunnel]"
         echo "server = $LAB_PPTP_SERVER"
@@ -36,3 +40,63 @@ mt_tunnel_up() {
 # mt_status — mailtunctl status of mailtund.
 mt_status() { "$LAB_BUILD/ctl/mailtunctl" --tunneld-socket "$MT_SOCK" --relayd-socket /nonexistent status 2>/dev/null; }
 mt_state_is() { mt_status | grep -q "state  *$1\$"; }
+
+# mt_relay_config — append mailrelayd's sections to the customer's mailtun.conf: SMTP on the
+# fixed address (freebind: before the tunnel is up), only the provider may push, delivery to
+# the inside server (an smtp-sink on 127.0.0.1:2526 in the customer namespace), ETRN to the
+# provider MTA on link-up.
+MT_INSIDE_PORT=2526
+MT_RELAY_SOCK=/run/mailtun/mailrelayd.sock
+mt_relay_config() {
+    # mailrelayd creates its spool owned by its user; it refuses one owned by someone else
+    cat >>"$MT_CONF" <<EOC
+
+[relay]
+listen = $LAB_FIXED:25
+hostname = mx.$LAB_CUSTOMER_DOMAIN
+domains = $LAB_CUSTOMER_DOMAIN
+provider_networks = $LAB_PPP_LOCAL/32, $LAB_PROVIDER_MX/32
+spool = $LAB_RUN/spool
+user = mailtun
+control_socket = $MT_RELAY_SOCK
+mailtund_socket = $MT_SOCK
+log_level = info
+
+[inside]
+server = 127.0.0.1:$MT_INSIDE_PORT
+retry_base = 2s
+retry_max = 4s
+
+[outbound]
+etrn_host = $LAB_PPP_LOCAL:25
+etrn_domains = $LAB_CUSTOMER_DOMAIN
+EOC
+}
+
+# mt_inside_up — the inside mail server: smtp-sink writing one file per mail into
+# <results>/inside/.
+mt_inside_up() {
+    MT_INSIDE=$LAB_RESULTS/inside
+    mkdir -p "$MT_INSIDE"; chmod 777 "$MT_INSIDE"
+    lab_spawn $LAB_NS_CUSTOMER inside smtp-sink -u nobody -h inside.$LAB_CUSTOMER_DOMAIN \
+        -d "$MT_INSIDE/%H%M%S." 127.0.0.1:$MT_INSIDE_PORT 16
+    LAB_POLL=0.05 lab_wait 5 "inside server on 127.0.0.1:$MT_INSIDE_PORT" lab_listening $LAB_NS_CUSTOMER 127.0.0.1 $MT_INSIDE_PORT
+}
+
+# mt_relay_up — start mailrelayd in the customer namespace (log: mailrelayd.out).
+mt_relay_up() {
+    lab_spawn $LAB_NS_CUSTOMER mailrelayd "$LAB_BUILD/mailrelay/mailrelayd" -f -c "$MT_CONF"
+    LAB_POLL=0.05 lab_wait 10 "mailrelayd on $LAB_FIXED:25 (freebind, tunnel still down)" lab_listening $LAB_NS_CUSTOMER $LAB_FIXED 25
+}
+
+# mt_send <subject-marker> — the Internet sends a mail for postmaster@example.net to the
+# provider's MX (from the provider namespace).
+mt_send() {
+    lab_in $LAB_NS_PROVIDER swaks --server $LAB_PROVIDER_MX --from sender@example.org \
+        --to postmaster@$LAB_CUSTOMER_DOMAIN --header "Subject: $1" --header "Message-Id: <$1@example.org>" \
+        --timeout 10 >>"$LAB_RESULTS/swaks.log" 2>&1
+}
+
+# mt_inside_count <marker> — how many copies of that mail the inside server has.
+mt_inside_count() { grep -l "^Message-Id: <$1@example.org>" "$MT_INSIDE"/* 2>/dev/null | wc -l; }
+mt_inside_has() { [ "$(mt_inside_count "$1")" -ge 1 ]; }

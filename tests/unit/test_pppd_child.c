@@ -73,7 +73,7 @@ argv_full(void **state)
         "lcp-echo-interval", "10", "lcp-echo-failure", "3", "mtu", "1400", "mru", "1400",
         "file", "/etc/mailtun/pppd-options",
         "nodetach", "nopersist", "name", "ACME\\mailgw", "remotename", "provider",
-        "ipparam", "mailtun", "203.0.113.77:", "logfile", "/var/log/mailtun-pppd.log",
+        "ipparam", "mailtun", "203.0.113.77:", "ipcp-accept-local", "logfile", "/var/log/mailtun-pppd.log",
         "linkname", "mailtun", "unit", "7", "debug", NULL,
     };
     struct pppd_config c;
