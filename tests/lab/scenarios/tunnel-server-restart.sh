@@ -9,6 +9,7 @@
 #   failed_dials_while_down  dials refused while pptpd was gone
 #   back_seconds          pptpd listening again -> the provider reaches the fixed address over TCP
 #   outage_seconds        kill -> the provider reaches the fixed address again
+# lab-timeout: 200
 set -u
 . "$LAB_DIR/lib.sh"
 . "$LAB_DIR/mailtun_lib.sh"

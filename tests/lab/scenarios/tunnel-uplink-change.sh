@@ -16,6 +16,7 @@
 #   provider_release_seconds  new address -> the provider's old session gives up (its ip-down)
 #   refused_dials             dials the provider reset while it still held the old session
 #   recovery_seconds          new address -> the provider reaches the fixed address over TCP
+# lab-timeout: 200
 set -u
 . "$LAB_DIR/lib.sh"
 . "$LAB_DIR/mailtun_lib.sh"

@@ -14,6 +14,7 @@
 #
 # Records in <results>/timing.txt: refused_a_seconds / refused_b_seconds (start of mailtund
 # -> first "tunnel failed").
+# lab-timeout: 200
 set -u
 . "$LAB_DIR/lib.sh"
 . "$LAB_DIR/mailtun_lib.sh"

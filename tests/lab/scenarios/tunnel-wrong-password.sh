@@ -11,6 +11,7 @@
 # Records in <results>/timing.txt: first_failure_seconds (start -> first "tunnel failed"),
 # dials and window_seconds (dials made from the start until the third failure, and how long
 # that took), retry_ms_1..3 (the announced waits).
+# lab-timeout: 200
 set -u
 . "$LAB_DIR/lib.sh"
 . "$LAB_DIR/mailtun_lib.sh"
