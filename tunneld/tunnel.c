@@ -11,6 +11,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pppd_child.h"
+#include "planned.h"
 #include "pptp_conn.h"
 #include "routes.h"
 #include "uplink.h"
@@ -451,25 +452,12 @@ static void on_uplink(void *arg, const struct uplink_state *old, const struct up
     }
 }
 
-static long minutes_until(long at_minute)
+static void arm_planned(struct tunnel *t)
 {
     time_t now = time(NULL);
     struct tm tm;
-    long cur, wait;
     localtime_r(&now, &tm);
-    cur = tm.tm_hour * 60 + tm.tm_min;
-    wait = at_minute - cur;
-    if (wait <= 0)
-        wait += 24 * 60;
-    return wait;
-}
-
-static void arm_planned(struct tunnel *t)
-{
-    long min = minutes_until(t->conf->reconnect_at);
-    /* At the start of that minute: subtract the seconds already gone in this one. */
-    long ms = min * 60000L - (long)(time(NULL) % 60) * 1000L;
-    arm(t->planned_timer, ms > 0 ? ms : 60000);
+    arm(t->planned_timer, planned_delay_ms(t->conf->reconnect_at, &tm));
 }
 
 static void on_planned(evutil_socket_t fd, short what, void *arg)

@@ -63,6 +63,15 @@ nother=$(tcpdump -nr "$pcap" 'not (tcp port 1723 or ip proto 47)' 2>/dev/null | 
 ctl trace stop >/dev/null 2>&1 && fail "trace stop succeeded with no trace running"
 ok "trace: $n1723 packets of the re-dial on TCP 1723, nothing else ($(cat "$work/trace.out"))"
 
+# --- planned reconnect: armed from reconnect_at; it re-dials through tunnel_redial, the same
+# path as SIGUSR1 (when it fires is unit-tested in test_planned)
+grep -q "planned reconnect daily_at=04:00" "$work/mailtund.log" || fail "reconnect_at not armed"
+kill -USR1 "$daemon"
+wait_for 5 "re-dial on SIGUSR1" grep -q 'tunnel redial reason="SIGUSR1"' "$work/mailtund.log"
+wait_for 10 "tunnel up after the planned re-dial" state_is up
+ctl status | grep -q "reconnects  *2$" || fail "planned re-dial not counted: $(ctl status)"
+ok "planned reconnect armed for 04:00; SIGUSR1 re-dial (the same path) brought the link back, reconnects=2"
+
 # --- 3. SIGTERM: pppd hung up, call cleared, routes removed --------------------------------
 kill -TERM "$daemon"
 for _ in $(seq 100); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done

@@ -68,6 +68,7 @@ backoff_max = 2s
 connect_timeout = 3s
 log_level = debug
 metrics_file = $work/mailtund.prom
+reconnect_at = 04:00
 EOC
 echo "FAKE_PPP_IFNAME=ppp-fake" >"$work/fake_pppd.conf"
 
