@@ -1,0 +1,61 @@
+#!/bin/bash
+# mailtunctl_check.sh — `mailtunctl check` and the command line's error paths: every problem
+# is one FAIL line with its fix, the count matches, a broken config is named by file, line
+# and key, --defaults lists every key, and bad arguments or absent daemons give clear errors
+# with exit 2 (usage) or 1 (refused / not running).
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${B:-build}
+case $B in /*) ;; *) B=$ROOT/$B;; esac
+CTL=$B/ctl/mailtunctl
+[ -x "$CTL" ] || { echo "mailtunctl not built in $B"; exit 1; }
+work=$(mktemp -d /tmp/mailtunctl-check.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+ok() { echo "ok: $*"; }
+run() { out=$("$CTL" "$@" 2>&1); rc=$?; }
+
+# --- a consistent config: problems are listed with fixes, and counted ----------------------
+sed "s|^;spool = .*|spool = $work/spool|" "$ROOT/conf/mailtun.conf" >"$work/good.conf"
+run -c "$work/good.conf" check
+fails=$(grep -c '^FAIL ' <<<"$out")
+grep -q "^ok    configuration \[tunnel\] loads" <<<"$out" || fail "config not reported as loading: $out"
+grep '^FAIL ' <<<"$out" | grep -v '; fix: ' && fail "a FAIL line without its fix"
+grep -qx "$fails problems\? found" <<<"$out" || fail "count line does not match $fails FAIL lines: $(tail -n 1 <<<"$out")"
+if [ "$fails" = 0 ]; then [ "$rc" = 0 ] || fail "exit $rc with no problems"; else [ "$rc" = 1 ] || fail "exit $rc with $fails problems"; fi
+grep -q "$work/spool: missing; fix: " <<<"$out" || fail "missing spool not reported: $out"
+ok "check: $fails problem(s) on this machine, each with its fix, exit $rc"
+
+# --- a broken config is named by file, line and key ----------------------------------------
+sed 's/^fixed_address = 192.0.2.10/fixed_address = 192.0.2.300/' "$work/good.conf" >"$work/bad.conf"
+line=$(grep -n '^fixed_address' "$work/bad.conf" | cut -d: -f1)
+run -c "$work/bad.conf" check
+[ "$rc" = 1 ] || fail "broken config: exit $rc"
+grep -q "FAIL  configuration \[tunnel\]: $work/bad.conf:$line: \[tunnel\] fixed_address: not an IPv4 address: '192.0.2.300'; fix: " <<<"$out" \
+    || fail "broken config not named precisely: $out"
+ok "broken config: $(grep -o "$work/bad.conf:$line: [^;]*" <<<"$out")"
+"$B/tunneld/mailtund" -n -c "$work/bad.conf" >/dev/null 2>"$work/err" && fail "mailtund -n accepted the broken config"
+grep -q "bad.conf:$line: \[tunnel\] fixed_address" "$work/err" || fail "mailtund -n: $(cat "$work/err")"
+ok "mailtund -n refuses it the same way"
+
+# --- --defaults lists every key --------------------------------------------------------------
+run check --defaults
+[ "$rc" = 0 ] || fail "check --defaults: exit $rc"
+for k in server fixed_address reconnect_at listen max_message_size smarthost etrn_domains; do
+    grep -q "^;$k = " <<<"$out" || fail "--defaults lacks $k"
+done
+ok "check --defaults lists the keys with their defaults"
+
+# --- usage errors exit 2, absent daemons exit 1 ---------------------------------------------
+for args in "check bogus" "" "bogus" "trace" "trace start relative/dir" "status extra" "--timeout 0 status"; do
+    # shellcheck disable=SC2086
+    run $args
+    [ "$rc" = 2 ] || fail "'mailtunctl $args': exit $rc, want 2 ($out)"
+done
+ok "usage errors exit 2 (check bogus, no verb, unknown verb, trace without start/stop, relative trace dir, extra argument, bad timeout)"
+run --tunneld-socket "$work/none.sock" trace stop
+[ "$rc" = 1 ] && grep -q "mailtund is not running" <<<"$out" || fail "trace without mailtund: exit $rc: $out"
+run --tunneld-socket "$work/none.sock" --relayd-socket "$work/none2.sock" status
+[ "$rc" = 1 ] && grep -q "mailtund  *running no" <<<"$out" || fail "status without daemons: exit $rc: $out"
+ok "absent daemons: 'not running', exit 1"
+echo "mailtunctl_check: all checks passed"
