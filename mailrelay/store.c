@@ -9,23 +9,49 @@
  */
 #include "store.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "log.h"
 #include "spool.h"
 
+#define STORE_WORKERS 4   /* batches being synced at once */
+
+struct store_worker {
+    struct store *st;
+    pthread_t thread;
+    struct spool_batch *todo;       /* loop -> worker */
+    struct spool_batch *done;       /* worker -> loop */
+    bool busy;                      /* has a batch the loop has not finished yet */
+};
+
 struct store {
+    struct event_base *base;
     struct spool *sp;
     struct event *flush_ev;
     store_committed_fn *committed;
     void *committed_arg;
     size_t inflight;
     struct store_stats stats;
+    /* the workers; todo/done of each and quit under mu */
+    enum { WK_NONE, WK_RUNNING, WK_FAILED } workers;
+    struct store_worker w[STORE_WORKERS];
+    size_t nworkers;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool quit;
+    int efd;                        /* eventfd: a worker says "done" */
+    struct event *done_ev;
 };
 
 struct store_session {
@@ -62,16 +88,161 @@ static void msg_free(struct store_msg *m)
 
 /* ---- group commit ----------------------------------------------------------------------- */
 
-static void flush_cb(evutil_socket_t fd, short what, void *arg)
+static void batch_finished(struct store *st, struct spool_batch *b)
 {
-    struct store *st = arg;
     uint64_t before = st->stats.messages;
-    spool_flush_commits(st->sp);
+
+    spool_batch_finish(st->sp, b);
     if (st->stats.messages != before) {
         st->stats.batches++;
         if (st->committed)
             st->committed(st->committed_arg);
     }
+}
+
+static void *worker_main(void *arg)
+{
+    struct store_worker *w = arg;
+    struct store *st = w->st;
+    uint64_t one = 1;
+
+    pthread_mutex_lock(&st->mu);
+    for (;;) {
+        while (!w->todo && !st->quit)
+            pthread_cond_wait(&st->cv, &st->mu);
+        if (!w->todo)
+            break;
+        struct spool_batch *b = w->todo;
+        w->todo = NULL;
+        pthread_mutex_unlock(&st->mu);
+        spool_batch_sync(b);
+        pthread_mutex_lock(&st->mu);
+        w->done = b;
+        pthread_cond_broadcast(&st->cv);        /* store_free may be waiting */
+        while (write(st->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_mutex_unlock(&st->mu);
+    return NULL;
+}
+
+static void done_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Starts the workers once; without any the store syncs on the loop from then on. */
+static bool workers_start(struct store *st)
+{
+    sigset_t all, old;
+
+    if (st->workers != WK_NONE)
+        return st->workers == WK_RUNNING;
+    st->workers = WK_FAILED;
+    st->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (st->efd < 0) {
+        log_warn("store worker eventfd failed (syncing on the loop)");
+        return false;
+    }
+    st->done_ev = event_new(st->base, st->efd, EV_READ | EV_PERSIST, done_cb, st);
+    if (!st->done_ev || pthread_mutex_init(&st->mu, NULL)) {
+        log_warnx("store worker setup failed (syncing on the loop)");
+        return false;
+    }
+    if (pthread_cond_init(&st->cv, NULL)) {
+        pthread_mutex_destroy(&st->mu);
+        log_warnx("store worker setup failed (syncing on the loop)");
+        return false;
+    }
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);   /* signals stay with the loop thread */
+    for (size_t i = 0; i < STORE_WORKERS; i++) {
+        struct store_worker *w = &st->w[st->nworkers];
+        int rc;
+
+        w->st = st;
+        rc = pthread_create(&w->thread, NULL, worker_main, w);
+        if (rc) {
+            errno = rc;
+            log_warn("store worker thread %zu failed", i);
+            break;
+        }
+        st->nworkers++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!st->nworkers) {
+        pthread_cond_destroy(&st->cv);
+        pthread_mutex_destroy(&st->mu);
+        log_warnx("store: no worker threads (syncing on the loop)");
+        return false;
+    }
+    st->workers = WK_RUNNING;
+    event_add(st->done_ev, NULL);
+    return true;
+}
+
+static struct store_worker *free_worker(struct store *st)
+{
+    for (size_t i = 0; i < st->nworkers; i++)
+        if (!st->w[i].busy)
+            return &st->w[i];
+    return NULL;
+}
+
+/* Starts the next batch if there is one and a worker is free. */
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct store *st = arg;
+    struct store_worker *w = NULL;
+    struct spool_batch *b;
+
+    if (st->workers == WK_RUNNING && !(w = free_worker(st)))
+        return;                 /* a finishing batch takes the next one */
+    b = spool_batch_take(st->sp);
+    if (!b)
+        return;
+    if (!w && !workers_start(st)) {
+        spool_batch_sync(b);
+        batch_finished(st, b);
+        return;
+    }
+    if (!w)
+        w = free_worker(st);
+    pthread_mutex_lock(&st->mu);
+    w->todo = b;
+    w->busy = true;
+    pthread_cond_broadcast(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* Takes w's synced batch back; waits for it if wait is set. */
+static struct spool_batch *take_done(struct store *st, struct store_worker *w, bool wait)
+{
+    struct spool_batch *b;
+
+    pthread_mutex_lock(&st->mu);
+    while (wait && !w->done)
+        pthread_cond_wait(&st->cv, &st->mu);
+    b = w->done;
+    w->done = NULL;
+    pthread_mutex_unlock(&st->mu);
+    if (b)
+        w->busy = false;
+    return b;
+}
+
+static void done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct store *st = arg;
+    uint64_t n;
+
+    while (read(st->efd, &n, sizeof(n)) < 0 && errno == EINTR)
+        ;
+    for (size_t i = 0; i < st->nworkers; i++) {
+        struct spool_batch *b = st->w[i].busy ? take_done(st, &st->w[i], false) : NULL;
+
+        if (b)
+            batch_finished(st, b);
+    }
+    if (spool_commits_pending(st->sp))
+        flush_cb(-1, 0, st);
 }
 
 static void on_committed(void *arg, const char *qid, int status)
@@ -200,7 +371,9 @@ struct store *store_new(struct event_base *base, struct spool *sp)
     struct store *st = calloc(1, sizeof(*st));
     if (!st)
         return NULL;
+    st->base = base;
     st->sp = sp;
+    st->efd = -1;
     st->flush_ev = event_new(base, -1, 0, flush_cb, st);
     if (!st->flush_ev) {
         free(st);
@@ -213,8 +386,31 @@ void store_free(struct store *st)
 {
     if (!st)
         return;
-    if (spool_commits_pending(st->sp))
-        flush_cb(-1, 0, st);
+    if (st->workers == WK_RUNNING) {
+        for (size_t i = 0; i < st->nworkers; i++)      /* batches in flight: wait for the disk */
+            if (st->w[i].busy)
+                batch_finished(st, take_done(st, &st->w[i], true));
+        pthread_mutex_lock(&st->mu);
+        st->quit = true;
+        pthread_cond_broadcast(&st->cv);
+        pthread_mutex_unlock(&st->mu);
+        for (size_t i = 0; i < st->nworkers; i++)
+            pthread_join(st->w[i].thread, NULL);
+        pthread_cond_destroy(&st->cv);
+        pthread_mutex_destroy(&st->mu);
+    }
+    /* what is still queued (detached sessions only by now), on this thread */
+    while (spool_commits_pending(st->sp)) {
+        struct spool_batch *b = spool_batch_take(st->sp);
+        if (!b)
+            break;
+        spool_batch_sync(b);
+        batch_finished(st, b);
+    }
+    if (st->done_ev)
+        event_free(st->done_ev);
+    if (st->efd >= 0)
+        close(st->efd);
     event_free(st->flush_ev);
     free(st);
 }
