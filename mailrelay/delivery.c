@@ -54,6 +54,8 @@ struct delivery {
     struct spool *sp;
     struct delivery_config cfg;          /* strings point to our copies below */
     char *host, *tls_ca_file, *tls_name, *helo_name;
+    char *source_addr, *auth_user, *auth_pass;   /* auth_pass wiped in delivery_free() */
+    const char *held;                    /* hold()'s reason at the last scan, NULL: none */
     SSL_CTX *ssl;
     struct event *timer;                 /* next due message */
     struct event *kick;                  /* scan from the loop */
@@ -386,6 +388,7 @@ static struct dconn *conn_open(struct delivery *d)
         .greeting_timeout_ms = d->cfg.greeting_timeout_ms,
         .command_timeout_ms = d->cfg.command_timeout_ms,
         .data_timeout_ms = d->cfg.data_timeout_ms, .dot_timeout_ms = d->cfg.dot_timeout_ms,
+        .source = d->cfg.source_addr, .auth_user = d->cfg.auth_user, .auth_pass = d->cfg.auth_pass,
     };
 
     if (!dc)
@@ -512,7 +515,16 @@ static void scan(struct delivery *d)
             slots++;
     if (d->nconns < d->cfg.connections)
         slots += d->cfg.connections - d->nconns;
-    bool down = d->down_until > now;
+    const char *hold = d->cfg.hold ? d->cfg.hold(d->cfg.hold_arg) : NULL;
+    if (hold != d->held && !(hold && d->held && strcmp(hold, d->held) == 0)) {
+        d->held = hold;                  /* hold() returns static strings */
+        if (hold)
+            log_notice("delivery held host=%s reason=\"%s\": mail waits, no attempts counted",
+                       d->cfg.host, hold);
+        else
+            log_notice("delivery resumed host=%s", d->cfg.host);
+    }
+    bool down = d->down_until > now || hold;
     unsigned want = down ? 0 : slots;
 
     /* collect first: settling changes the spool's index */
@@ -548,7 +560,7 @@ static void scan(struct delivery *d)
         memcpy(work[nwork], e->env.qid, QUEUE_ID_SIZE);
         kind[nwork++] = k;
     }
-    if (down && next > d->down_until)
+    if (d->down_until > now && next > d->down_until)
         next = d->down_until;
 
     for (size_t i = 0; i < nwork; i++) {
@@ -628,6 +640,12 @@ struct delivery *delivery_new(struct event_base *base, struct spool *sp,
     d->tls_ca_file = dup_or_null(cfg->tls_ca_file, &oom);
     d->tls_name = dup_or_null(cfg->tls_name, &oom);
     d->helo_name = dup_or_null(cfg->helo_name ? cfg->helo_name : "localhost", &oom);
+    d->source_addr = dup_or_null(cfg->source_addr, &oom);
+    d->auth_user = dup_or_null(cfg->auth_user, &oom);
+    d->auth_pass = dup_or_null(cfg->auth_pass, &oom);
+    d->cfg.source_addr = d->source_addr;
+    d->cfg.auth_user = d->auth_user;
+    d->cfg.auth_pass = d->auth_pass;
     d->cfg.host = d->host;
     d->cfg.tls_ca_file = d->tls_ca_file;
     d->cfg.tls_name = d->tls_name;
@@ -694,6 +712,12 @@ void delivery_free(struct delivery *d)
     free(d->tls_ca_file);
     free(d->tls_name);
     free(d->helo_name);
+    free(d->source_addr);
+    free(d->auth_user);
+    if (d->auth_pass) {
+        explicit_bzero(d->auth_pass, strlen(d->auth_pass));
+        free(d->auth_pass);
+    }
     free(d);
 }
 
@@ -705,7 +729,7 @@ void delivery_get_stats(const struct delivery *d, struct delivery_stats *st)
     for (const struct dconn *dc = d->conns; dc; dc = dc->next)
         if (dc->msg)
             st->in_flight++;
-    st->hop_down = d->down_until > now_us() / 1000000;
+    st->hop_down = d->down_until > now_us() / 1000000 || (d->cfg.hold && d->cfg.hold(d->cfg.hold_arg));
 }
 
 bool delivery_idle(const struct delivery *d)

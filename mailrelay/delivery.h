@@ -19,6 +19,10 @@
  * After a connection could not be set up at all (connect, greeting, hello), the next hop
  * counts as down for retry.base seconds: other messages wait without an attempt being
  * counted (a kick ends the wait).
+ * Hold: an instance may be given a hold() function (the smarthost instance: "the tunnel is
+ * down"). While it returns a reason, no connection is opened and due messages wait without
+ * an attempt being counted; expired ones still bounce. The change is logged once
+ * ("delivery held ..." / "delivery resumed ..."); delivery_kick() (LINK_UP) rescans.
  *
  * Log lines (Postfix style, info level):
  *   id=<qid> from=<sender> size=<n> nrcpt=<n>                  first attempt of a message
@@ -60,6 +64,12 @@ struct delivery_config {
     int data_timeout_ms;
     int dot_timeout_ms;
     int idle_timeout_ms;            /* close a connection idle this long */
+    /* outbound (smarthost) specifics */
+    const char *source_addr;        /* connect from this address (IP_FREEBIND); NULL: any */
+    const char *auth_user;          /* SMTP AUTH (only over TLS) when both are set */
+    const char *auth_pass;
+    const char *(*hold)(void *arg); /* non-NULL reason: wait without counting attempts */
+    void *hold_arg;
 };
 
 struct delivery_stats {

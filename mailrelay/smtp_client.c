@@ -325,6 +325,121 @@ int smtpc_fmt_rcpt(char *out, size_t outlen, const char *rcpt, char *err, size_t
     return finish(outlen, snprintf(out, outlen, "RCPT TO:<%s>\r\n", rcpt), err, errlen);
 }
 
+/* ---- AUTH --------------------------------------------------------------------------------- */
+
+int smtpc_b64_encode(const void *in, size_t n, char *out, size_t outlen)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = in;
+    size_t need = (n + 2) / 3 * 4, o = 0;
+
+    if (n > (SIZE_MAX - 3) / 4 * 3 - 3 || outlen < need + 1)
+        return -1;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        out[o++] = tab[(v >> 18) & 63];
+        out[o++] = tab[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? tab[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
+enum smtpc_auth_step smtpc_auth_decide(bool have_creds, bool tls_active,
+                                       const struct smtpc_ext *ext, unsigned *mech,
+                                       char *why, size_t whylen)
+{
+    *mech = 0;
+    if (!have_creds)
+        return SMTPC_AUTH_SKIP;
+    if (!tls_active) {
+        seterr(why, whylen, "the session is not encrypted and credentials are never sent "
+                            "without TLS");
+        return SMTPC_AUTH_REFUSE;
+    }
+    if (!(ext->flags & SMTPC_EXT_AUTH))
+        return SMTPC_AUTH_SKIP;
+    if (ext->auth & SMTPC_AUTH_PLAIN)
+        *mech = SMTPC_AUTH_PLAIN;
+    else if (ext->auth & SMTPC_AUTH_LOGIN)
+        *mech = SMTPC_AUTH_LOGIN;
+    else {
+        seterr(why, whylen, "the server offers AUTH without PLAIN or LOGIN");
+        return SMTPC_AUTH_REFUSE;
+    }
+    return SMTPC_AUTH_DO;
+}
+
+static bool cred_ok(const char *s, const char *what, char *err, size_t errlen)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n == 0 || n > SMTPC_AUTH_MAX) {
+        seterr(err, errlen, "%s is empty or longer than %d octets", what, SMTPC_AUTH_MAX);
+        return false;
+    }
+    if (strpbrk(s, "\r\n")) {
+        seterr(err, errlen, "%s holds CR or LF", what);
+        return false;
+    }
+    return true;
+}
+
+int smtpc_fmt_auth_plain(char *out, size_t outlen, const char *user, const char *pass,
+                         char *err, size_t errlen)
+{
+    unsigned char raw[2 * SMTPC_AUTH_MAX + 2];
+    const size_t pre = sizeof("AUTH PLAIN ") - 1;
+    size_t ul, pl;
+    int n;
+
+    if (!cred_ok(user, "user name", err, errlen) || !cred_ok(pass, "password", err, errlen))
+        return -1;
+    ul = strlen(user);
+    pl = strlen(pass);
+    raw[0] = '\0';                          /* no authorization identity */
+    memcpy(raw + 1, user, ul);
+    raw[1 + ul] = '\0';
+    memcpy(raw + 2 + ul, pass, pl);
+    if (outlen > SMTPC_MAX_CMD + 1)
+        outlen = SMTPC_MAX_CMD + 1;
+    n = outlen > pre + 2 ? smtpc_b64_encode(raw, 2 + ul + pl, out + pre, outlen - pre - 2) : -1;
+    explicit_bzero(raw, sizeof(raw));
+    if (n < 0) {
+        if (outlen)
+            out[0] = '\0';
+        seterr(err, errlen, "command line too long");
+        return -1;
+    }
+    memcpy(out, "AUTH PLAIN ", pre);
+    memcpy(out + pre + (size_t)n, "\r\n", 3);
+    return (int)pre + n + 2;
+}
+
+int smtpc_fmt_auth_line(char *out, size_t outlen, const char *s, char *err, size_t errlen)
+{
+    int n;
+
+    if (!cred_ok(s, "credential", err, errlen))
+        return -1;
+    if (outlen > SMTPC_MAX_CMD + 1)
+        outlen = SMTPC_MAX_CMD + 1;
+    n = outlen > 2 ? smtpc_b64_encode(s, strlen(s), out, outlen - 2) : -1;
+    if (n < 0) {
+        if (outlen)
+            out[0] = '\0';
+        seterr(err, errlen, "command line too long");
+        return -1;
+    }
+    memcpy(out + n, "\r\n", 3);
+    return n + 2;
+}
+
 /* ---- body ---------------------------------------------------------------------------------- */
 
 void smtpc_dot_init(struct smtpc_dot *st)

@@ -8,6 +8,10 @@
  * EHLO/LHLO: smtpc_ehlo_parse() turns the reply into extension flags (RFC 5321 4.1.1.1).
  * Commands: smtpc_fmt_*() format one command line, refusing arguments that would smuggle
  * CR, LF, NUL or angle brackets into the conversation.
+ * AUTH (RFC 4954): smtpc_auth_decide() says whether to authenticate after EHLO, and refuses
+ * to when the session is not encrypted (credentials never travel in clear text);
+ * smtpc_fmt_auth_plain() (RFC 4616) and smtpc_fmt_auth_line() (the base64 answers of the
+ * LOGIN mechanism) format the lines. The caller wipes those buffers after sending them.
  * Body: smtpc_dot_encode() is a streaming dot-stuffer (RFC 5321 4.5.2) that also forces
  * every line ending to CRLF: a bare LF or a bare CR becomes CRLF, so no "SMTP smuggling"
  * sequence (<LF>.<LF>, <CR>.<CR>) can leave this relay. smtpc_dot_finish() ends the body
@@ -99,6 +103,35 @@ int smtpc_fmt_hello(char *out, size_t outlen, bool lmtp, bool esmtp, const char 
 int smtpc_fmt_mail(char *out, size_t outlen, const char *sender, unsigned body_flags,
                    uint64_t size, const struct smtpc_ext *ext, char *err, size_t errlen);
 int smtpc_fmt_rcpt(char *out, size_t outlen, const char *rcpt, char *err, size_t errlen);
+
+/* ---- AUTH --------------------------------------------------------------------------------- */
+
+#define SMTPC_AUTH_MAX 255       /* octets of a user name or password */
+
+/* Base64 (RFC 4648, with padding) of in[0..n) into out, NUL-terminated. Returns the length
+ * (4 * ceil(n / 3)), or -1 if out (outlen octets) is too small. */
+int smtpc_b64_encode(const void *in, size_t n, char *out, size_t outlen);
+
+enum smtpc_auth_step {
+    SMTPC_AUTH_SKIP,             /* no credentials, or the server offers no AUTH */
+    SMTPC_AUTH_DO,               /* authenticate with *mech (SMTPC_AUTH_PLAIN or _LOGIN) */
+    SMTPC_AUTH_REFUSE,           /* do not go on with this server; why says why */
+};
+
+/* After the (last) EHLO: have_creds says whether credentials are configured, tls_active
+ * whether the session is encrypted. REFUSE when credentials are configured and the session
+ * is not encrypted (whatever the server offers), or when it offers AUTH but neither PLAIN
+ * nor LOGIN. PLAIN is preferred. */
+enum smtpc_auth_step smtpc_auth_decide(bool have_creds, bool tls_active,
+                                       const struct smtpc_ext *ext, unsigned *mech,
+                                       char *why, size_t whylen);
+
+/* "AUTH PLAIN <base64(NUL user NUL pass)>" CRLF. -1 with err when user or pass is empty,
+ * longer than SMTPC_AUTH_MAX or holds NUL/CR/LF, or the line does not fit. */
+int smtpc_fmt_auth_plain(char *out, size_t outlen, const char *user, const char *pass,
+                         char *err, size_t errlen);
+/* "<base64(s)>" CRLF: the answers to the LOGIN mechanism's two 334 challenges. Same checks. */
+int smtpc_fmt_auth_line(char *out, size_t outlen, const char *s, char *err, size_t errlen);
 
 /* ---- body ---------------------------------------------------------------------------------- */
 

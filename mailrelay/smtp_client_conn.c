@@ -6,6 +6,9 @@
  * `answered` index into it, so the pipelined and the one-by-one case share the reply code.
  * Failures never call back from inside the failing stack: fail() parks the connection in
  * SC_CLOSED and an event delivers TXN_DONE/CLOSED from the loop.
+ * Session set-up: greeting -> hello -> [starttls -> tls-handshake -> hello] -> [auth] ->
+ * ready. after_hello() is the one place that decides between STARTTLS, AUTH and READY, so
+ * no path reaches AUTH or MAIL on a session that should have been encrypted.
  *
  * Needs: libevent, libevent_openssl, OpenSSL, smtp_client.c (codec), lib/log.h.
  */
@@ -36,19 +39,19 @@
 #define BODY_HIGH (256 * 1024)     /* keep at most this much body queued for the socket */
 
 enum sc_state {
-    SC_CONNECTING, SC_GREETING, SC_HELLO, SC_STARTTLS, SC_HANDSHAKE, SC_READY,
+    SC_CONNECTING, SC_GREETING, SC_HELLO, SC_STARTTLS, SC_HANDSHAKE, SC_AUTH, SC_READY,
     SC_TXN, SC_BODY, SC_DOT, SC_QUIT, SC_CLOSED,
 };
 
 static const char *const state_names[] = {
-    "connecting", "greeting", "hello", "starttls", "tls-handshake", "ready",
+    "connecting", "greeting", "hello", "starttls", "tls-handshake", "auth", "ready",
     "transaction", "body", "dot", "quit", "closed",
 };
 
 /* What the server is asked while in a state: for "lost connection ... while <what>". */
 static const char *const state_doing[] = {
     "connecting", "receiving the initial server greeting", "performing the EHLO handshake",
-    "sending STARTTLS", "performing the TLS handshake", "idle",
+    "sending STARTTLS", "performing the TLS handshake", "performing SMTP AUTH", "idle",
     "sending MAIL/RCPT/DATA", "sending message body", "sending end of data",
     "sending QUIT", "closed",
 };
@@ -60,7 +63,8 @@ struct smtpc_conn {
     smtpc_conn_cb *cb;
     void *arg;
     struct smtpc_conn_config cfg;      /* strings below are our copies */
-    char *host, *tls_name, *helo_name;
+    char *host, *tls_name, *helo_name, *source;
+    char *auth_user, *auth_pass;       /* wiped in smtpc_conn_free() */
 
     enum sc_state state;
     struct bufferevent *bev;
@@ -73,6 +77,9 @@ struct smtpc_conn {
     bool esmtp;                        /* EHLO (not HELO) in use */
     bool tls_active, tls_failed;
     bool was_ready;
+    bool authenticated;
+    unsigned auth_mech;                /* SMTPC_AUTH_PLAIN or _LOGIN while in SC_AUTH */
+    unsigned auth_step;                /* LOGIN: 0 AUTH sent, 1 user sent, 2 password sent */
     bool quit_sent;
     unsigned ntxn;
     struct smtpc_ext ext;
@@ -195,11 +202,58 @@ static void connect_failed(struct smtpc_conn *c, const char *why)
     fail(c, "%s", c->last_connect_err);
 }
 
+/* A TCP socket bound to c->source (IP_FREEBIND: the fixed address may not be up yet).
+ * -1 with why filled. */
+static int bound_socket(struct smtpc_conn *c, int family, char *why, size_t whylen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    int one = 1, fd;
+
+    memset(&ss, 0, sizeof(ss));
+    if (family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        in->sin_family = AF_INET;
+        sl = sizeof(*in);
+        if (inet_pton(AF_INET, c->source, &in->sin_addr) != 1) {
+            snprintf(why, whylen, "source address %s is not an IPv4 address", c->source);
+            return -1;
+        }
+    } else if (family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        in6->sin6_family = AF_INET6;
+        sl = sizeof(*in6);
+        if (inet_pton(AF_INET6, c->source, &in6->sin6_addr) != 1) {
+            snprintf(why, whylen, "source address %s is not an IPv6 address", c->source);
+            return -1;
+        }
+    } else {
+        snprintf(why, whylen, "unsupported address family");
+        return -1;
+    }
+    fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(why, whylen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    if (family == AF_INET)
+        (void)setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+    else
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+        snprintf(why, whylen, "cannot bind source address %s: %s", c->source, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 static void try_connect(struct smtpc_conn *c)
 {
     struct sockaddr_un sun;
     const struct sockaddr *sa;
     socklen_t sl;
+    int fd = -1;
 
     if (c->cfg.port < 0) {
         memset(&sun, 0, sizeof(sun));
@@ -214,9 +268,19 @@ static void try_connect(struct smtpc_conn *c)
     } else {
         sa = c->ai_cur->ai_addr;
         sl = c->ai_cur->ai_addrlen;
+        if (c->source) {
+            char why[200];
+            fd = bound_socket(c, c->ai_cur->ai_family, why, sizeof(why));
+            if (fd < 0) {
+                connect_failed(c, why);
+                return;
+            }
+        }
     }
-    c->bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    c->bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     if (!c->bev) {
+        if (fd >= 0)
+            close(fd);
         fail(c, "out of memory");
         return;
     }
@@ -251,6 +315,98 @@ static void become_ready(struct smtpc_conn *c)
                   c->ext.flags & SMTPC_EXT_PIPELINING ? "yes" : "no");
     c->was_ready = true;
     c->cb(c->arg, c, SMTPC_EV_READY);
+}
+
+/* Sends one AUTH line from a buffer that is wiped right after (it carries the password). */
+static void send_secret(struct smtpc_conn *c, char *line, int n)
+{
+    if (n > 0)
+        send_str(c, line, (size_t)n);
+    explicit_bzero(line, SMTPC_MAX_CMD + 1);
+}
+
+static void start_auth(struct smtpc_conn *c, unsigned mech)
+{
+    char line[SMTPC_MAX_CMD + 1], err[128];
+    int n;
+
+    c->auth_mech = mech;
+    c->auth_step = 0;
+    set_state(c, SC_AUTH);
+    if (mech == SMTPC_AUTH_PLAIN) {
+        n = smtpc_fmt_auth_plain(line, sizeof(line), c->auth_user, c->auth_pass, err, sizeof(err));
+        if (n < 0) {
+            explicit_bzero(line, sizeof(line));
+            fail(c, "SMTP AUTH with %s not possible: %s", c->relay, err);
+            return;
+        }
+        send_secret(c, line, n);
+    } else {
+        send_str(c, "AUTH LOGIN\r\n", 12);
+    }
+    arm(c, c->cfg.command_timeout_ms);
+}
+
+static void auth_reply(struct smtpc_conn *c, const struct smtpc_reply *r, const char *summary)
+{
+    const char *mname = c->auth_mech == SMTPC_AUTH_PLAIN ? "PLAIN" : "LOGIN";
+    char line[SMTPC_MAX_CMD + 1], err[128];
+
+    if (r->code == 235) {
+        c->authenticated = true;
+        log_info("smtpc auth relay=%s mechanism=%s user=%s", c->relay, mname, c->auth_user);
+        become_ready(c);
+        return;
+    }
+    if (r->code == 334 && c->auth_mech == SMTPC_AUTH_LOGIN && c->auth_step < 2) {
+        int n = smtpc_fmt_auth_line(line, sizeof(line),
+                                    c->auth_step == 0 ? c->auth_user : c->auth_pass, err, sizeof(err));
+        if (n < 0) {
+            explicit_bzero(line, sizeof(line));
+            send_str(c, "*\r\n", 3);   /* cancel (RFC 4954 4) */
+            fail(c, "SMTP AUTH with %s not possible: %s", c->relay, err);
+            return;
+        }
+        send_secret(c, line, n);
+        c->auth_step++;
+        arm(c, c->cfg.command_timeout_ms);
+        return;
+    }
+    fail(c, "SMTP AUTH %s as %s refused by %s: %s", mname, c->auth_user, c->relay, summary);
+}
+
+/* The (last) hello is done: STARTTLS, AUTH or ready. */
+static void after_hello(struct smtpc_conn *c)
+{
+    enum smtpc_auth_step step;
+    unsigned mech;
+    char why[160];
+
+    if (!c->tls_active && c->cfg.tls != SMTPC_TLS_OFF) {
+        if (c->ext.flags & SMTPC_EXT_STARTTLS) {
+            set_state(c, SC_STARTTLS);
+            send_str(c, "STARTTLS\r\n", 10);
+            arm(c, c->cfg.command_timeout_ms);
+            return;
+        }
+        if (c->cfg.tls == SMTPC_TLS_VERIFY) {
+            fail(c, "TLS is required, but host %s does not offer STARTTLS", c->relay);
+            return;
+        }
+    }
+    step = smtpc_auth_decide(c->auth_user && c->auth_pass, c->tls_active, &c->ext, &mech, why,
+                             sizeof(why));
+    if (step == SMTPC_AUTH_REFUSE) {
+        fail(c, "not authenticating with %s: %s", c->relay, why);
+        return;
+    }
+    if (step == SMTPC_AUTH_DO) {
+        start_auth(c, mech);
+        return;
+    }
+    if (c->auth_user && c->auth_pass)
+        log_info("smtpc auth relay=%s skipped: the server offers no AUTH", c->relay);
+    become_ready(c);
 }
 
 static void start_tls(struct smtpc_conn *c)
@@ -552,19 +708,7 @@ static void on_reply(struct smtpc_conn *c)
             smtpc_ehlo_parse(r, &c->ext);
         else
             memset(&c->ext, 0, sizeof(c->ext));
-        if (!c->tls_active && c->cfg.tls != SMTPC_TLS_OFF) {
-            if (c->ext.flags & SMTPC_EXT_STARTTLS) {
-                set_state(c, SC_STARTTLS);
-                send_str(c, "STARTTLS\r\n", 10);
-                arm(c, c->cfg.command_timeout_ms);
-                return;
-            }
-            if (c->cfg.tls == SMTPC_TLS_VERIFY) {
-                fail(c, "TLS is required, but host %s does not offer STARTTLS", c->relay);
-                return;
-            }
-        }
-        become_ready(c);
+        after_hello(c);
         return;
     case SC_STARTTLS:
         if (r->code != 220) {
@@ -574,7 +718,8 @@ static void on_reply(struct smtpc_conn *c)
             }
             log_info("smtpc starttls refused relay=%s reply=\"%s\", continuing without TLS",
                      c->relay, summary);
-            become_ready(c);
+            c->cfg.tls = SMTPC_TLS_OFF;     /* after_hello() must not ask again */
+            after_hello(c);
             return;
         }
         /* Anything the server sent after its 220 is clear text that would land inside the
@@ -584,6 +729,9 @@ static void on_reply(struct smtpc_conn *c)
             return;
         }
         start_tls(c);
+        return;
+    case SC_AUTH:
+        auth_reply(c, r, summary);
         return;
     case SC_TXN:
         txn_reply(c, r, summary);
@@ -785,9 +933,15 @@ struct smtpc_conn *smtpc_conn_new(struct event_base *base, const struct smtpc_co
     c->host = strdup(cfg->host ? cfg->host : "");
     c->helo_name = strdup(cfg->helo_name && *cfg->helo_name ? cfg->helo_name : "localhost");
     c->tls_name = cfg->tls_name ? strdup(cfg->tls_name) : NULL;
+    c->source = cfg->source && *cfg->source ? strdup(cfg->source) : NULL;
+    c->auth_user = cfg->auth_user && cfg->auth_pass ? strdup(cfg->auth_user) : NULL;
+    c->auth_pass = cfg->auth_user && cfg->auth_pass ? strdup(cfg->auth_pass) : NULL;
+    c->cfg.source = c->cfg.auth_user = c->cfg.auth_pass = NULL;   /* ours are above */
     c->timer = evtimer_new(base, on_timer, c);
     c->notify = event_new(base, -1, 0, on_notify, c);
-    if (!c->host || !c->helo_name || (cfg->tls_name && !c->tls_name) || !c->timer || !c->notify) {
+    if (!c->host || !c->helo_name || (cfg->tls_name && !c->tls_name) || !c->timer || !c->notify ||
+        (cfg->source && *cfg->source && !c->source) ||
+        (cfg->auth_user && cfg->auth_pass && (!c->auth_user || !c->auth_pass))) {
         smtpc_conn_free(c);
         return NULL;
     }
@@ -843,6 +997,12 @@ void smtpc_conn_free(struct smtpc_conn *c)
     free(c->host);
     free(c->helo_name);
     free(c->tls_name);
+    free(c->source);
+    free(c->auth_user);
+    if (c->auth_pass) {
+        explicit_bzero(c->auth_pass, strlen(c->auth_pass));
+        free(c->auth_pass);
+    }
     free(c);
 }
 
@@ -852,5 +1012,6 @@ const char *smtpc_conn_relay(const struct smtpc_conn *c) { return c->relay; }
 const char *smtpc_conn_error(const struct smtpc_conn *c) { return c->error; }
 bool smtpc_conn_tls_failed(const struct smtpc_conn *c) { return c->tls_failed; }
 bool smtpc_conn_tls_active(const struct smtpc_conn *c) { return c->tls_active; }
+bool smtpc_conn_authenticated(const struct smtpc_conn *c) { return c->authenticated; }
 const struct smtpc_ext *smtpc_conn_ext(const struct smtpc_conn *c) { return &c->ext; }
 unsigned smtpc_conn_txns(const struct smtpc_conn *c) { return c->ntxn; }

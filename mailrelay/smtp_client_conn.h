@@ -8,6 +8,16 @@
  * With PIPELINING the MAIL, RCPT and DATA commands go out in one write (RFC 2920).
  * The connection is reused for the next transaction, with an RSET in between.
  *
+ * Source address: with `source` set, the socket is bound to that address before connecting,
+ * with IP_FREEBIND / IPV6_FREEBIND (the fixed address may not exist yet while the tunnel is
+ * down). Only addresses of the same family are tried.
+ * SMTP AUTH (RFC 4954): with auth_user and auth_pass set, after the EHLO that follows
+ * STARTTLS, the connection authenticates with PLAIN or LOGIN if the server offers AUTH.
+ * Credentials are never sent on an unencrypted session: the connection is ended instead
+ * ("... credentials are never sent without TLS"), before MAIL FROM. A refused AUTH ends the
+ * connection before READY with the server's reply in smtpc_conn_error(). The password
+ * never reaches a log line; our copy is wiped when the connection is freed.
+ *
  * Every step has a timeout (connect, greeting, each command, each data write, the reply to
  * the final dot). A peer that vanishes, times out or sends a malformed reply ends the
  * connection; recipients still open get a local 4xx result saying where it broke
@@ -55,6 +65,9 @@ struct smtpc_conn_config {
     SSL_CTX *ssl_ctx;           /* needed unless tls == OFF; the owner keeps and frees it */
     const char *tls_name;       /* VERIFY: name the certificate must carry (NULL: host) */
     const char *helo_name;      /* our name in EHLO/LHLO */
+    const char *source;         /* numeric address to connect from (NULL: the kernel's choice) */
+    const char *auth_user;      /* SMTP AUTH when both are set (only over TLS) */
+    const char *auth_pass;
     int connect_timeout_ms;
     int greeting_timeout_ms;    /* also the TLS handshake */
     int command_timeout_ms;     /* each reply to EHLO, MAIL, RCPT, DATA, RSET, QUIT */
@@ -116,6 +129,8 @@ const char *smtpc_conn_error(const struct smtpc_conn *c);
  * try without TLS for a while). */
 bool smtpc_conn_tls_failed(const struct smtpc_conn *c);
 bool smtpc_conn_tls_active(const struct smtpc_conn *c);
+/* The connection authenticated (AUTH answered 235). */
+bool smtpc_conn_authenticated(const struct smtpc_conn *c);
 const struct smtpc_ext *smtpc_conn_ext(const struct smtpc_conn *c);
 /* Transactions completed on this connection. */
 unsigned smtpc_conn_txns(const struct smtpc_conn *c);

@@ -8,7 +8,7 @@ set -eu
 BUILD="build-essential pkg-config ppp-dev libnl-3-dev libnl-route-3-dev libssl-dev libpcap-dev
        libevent-dev libinih-dev libcmocka-dev clang libclang-rt-14-dev"
 # tests: real peers and tools
-TEST="postfix swaks openssl iproute2 kmod tcpdump python3"
+TEST="postfix swaks openssl iproute2 kmod tcpdump python3 sasl2-bin libsasl2-modules"
 # lab: a kernel with PPP, and the provider's real PPTP server
 LAB="user-mode-linux ppp pptpd pptp-linux busybox-static"
 
