@@ -7,7 +7,9 @@
  * as [relay] user (creating the spool directory for that user if missing), binds the SMTP
  * listeners (IP_FREEBIND: the fixed address may not exist yet) and the control socket, then
  * drops to that user for good (initgroups, setresgid, setresuid). Started as another user it
- * runs as that user.
+ * runs as that user. The [outbound] secrets file (SMTP AUTH at the smarthost) is read first,
+ * as root; the smarthost's connections leave from the fixed address (the first [relay]
+ * listen) and hold while mailtund says the tunnel is down.
  *
  * Mail flows: SMTP session (server.c) -> store.c (group commit into the spool) -> 250 ->
  * delivery.c (inside server; smarthost for LAN mail if [outbound] smarthost is set), kicked
@@ -29,12 +31,15 @@
 #include "policy.h"
 #include "relay_conf.h"
 #include "relay_control.h"
+#include "relay_metrics.h"
+#include "secrets.h"
 #include "server.h"
 #include "smtp_session.h"
 #include "spool.h"
 #include "store.h"
 #include "tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -140,7 +145,53 @@ static void delivery_inside(const struct relay_conf *c, struct delivery_config *
     d->connections = (unsigned)c->inside_connections;
 }
 
-static void delivery_smarthost(const struct relay_conf *c, struct delivery_config *d)
+struct outbound_hold_ctx {
+    const struct relay_control *rc;
+    const char *mailtund_socket;
+};
+
+/* The smarthost's delivery holds while the tunnel is down: its mail would only burn retries
+ * (and must not leave through the DSL line). An unknown state holds too while mailtund's
+ * socket exists (mailtund starting, restarting, or not answering yet); without that socket
+ * mailrelayd runs without mailtund and does not hold. */
+static const char *outbound_hold(void *arg)
+{
+    const struct outbound_hold_ctx *h = arg;
+    enum link_state s = h->rc->link ? link_events_state(h->rc->link) : LINK_UNKNOWN;
+    struct stat st;
+
+    if (s == LINK_DOWN)
+        return "the tunnel is down";
+    if (s == LINK_UNKNOWN && stat(h->mailtund_socket, &st) == 0 && S_ISSOCK(st.st_mode))
+        return "the tunnel's state is unknown: mailtund's socket exists but mailtund has not told it";
+    return NULL;
+}
+
+/* The fixed address: the address of the first [relay] listen, unless it is a wildcard. */
+static void fixed_address(const struct relay_conf *c, char *out, size_t outlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    const char *why;
+
+    out[0] = '\0';
+    if (!c->listen.n || server_parse_listen(c->listen.v[0], &ss, &len, &why) < 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        if (in->sin_addr.s_addr != htonl(INADDR_ANY))
+            inet_ntop(AF_INET, &in->sin_addr, out, (socklen_t)outlen);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        if (!IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
+            inet_ntop(AF_INET6, &in6->sin6_addr, out, (socklen_t)outlen);
+    }
+}
+
+/* secret may be NULL (no AUTH); source is the fixed address ("" for none). */
+static void delivery_smarthost(const struct relay_conf *c, struct delivery_config *d,
+                               const struct smtp_secret *secret, const char *source,
+                               struct outbound_hold_ctx *hold)
 {
     delivery_config_default(d);
     d->host = c->smarthost.host;
@@ -153,6 +204,11 @@ static void delivery_smarthost(const struct relay_conf *c, struct delivery_confi
     d->retry.base = c->retry_base_ms / 1000;
     d->retry.max_interval = c->retry_max_ms / 1000;
     d->retry.max_lifetime = c->max_lifetime_ms / 1000;
+    d->source_addr = source[0] ? source : NULL;
+    d->auth_user = secret ? secret->user : NULL;
+    d->auth_pass = secret ? secret->pass : NULL;
+    d->hold = outbound_hold;
+    d->hold_arg = hold;
 }
 
 /* ---- privileges -------------------------------------------------------------------------- */
@@ -248,6 +304,27 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     server_stop(d->server, on_drained, d);
 }
 
+#define METRICS_INTERVAL_S 10
+
+struct metrics_ctx {
+    struct relay_control *rc;
+    const char *path;
+    struct event *timer;
+};
+
+static void on_metrics(evutil_socket_t fd, short what, void *arg)
+{
+    struct metrics_ctx *m = arg;
+    struct relay_numbers n;
+    struct timeval tv = { METRICS_INTERVAL_S, 0 };
+    enum link_state ls = m->rc->link ? link_events_state(m->rc->link) : LINK_UNKNOWN;
+
+    relay_numbers_collect(m->rc, &n);
+    if (relay_metrics_write(m->path, &n, ls == LINK_UP ? 1 : ls == LINK_DOWN ? 0 : -1) < 0)
+        log_warn("metrics not written path=%s", m->path);
+    evtimer_add(m->timer, &tv);
+}
+
 static void on_committed(void *arg)
 {
     relay_control_kick(arg);
@@ -280,6 +357,9 @@ int main(int argc, char **argv)
     struct relay_control rc = { 0 };
     struct daemon d = { 0 };
     struct delivery_config dc;
+    struct smtp_secret secret;
+    struct outbound_hold_ctx hold = { &rc, NULL };
+    char source[64];
     struct event *sigs[3];
     const int signos[3] = { SIGTERM, SIGINT, SIGHUP };
     int is_root = geteuid() == 0;
@@ -324,7 +404,16 @@ int main(int argc, char **argv)
         relay_conf_free(&conf);
         return 1;
     }
+    /* Read as root, before any privilege is given up; wiped once delivery has its copy. */
+    if (conf.smarthost_secrets && secrets_load(conf.smarthost_secrets, &secret, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mailrelayd: %s: [outbound] %s\n", conf_path, err);
+        tls_server_ctx_free(tls);
+        policy_free(policy);
+        relay_conf_free(&conf);
+        return 1;
+    }
     if (check_only) {
+        secrets_wipe(&secret);
         printf("mailrelayd: %s: configuration ok (%zu listener%s, %zu domain%s, %zu listed recipient%s, STARTTLS %s)\n",
                conf_path, conf.listen.n + conf.lan_listen.n, conf.listen.n + conf.lan_listen.n == 1 ? "" : "s",
                conf.domains.n, conf.domains.n == 1 ? "" : "s", policy_nrecipients(policy),
@@ -336,8 +425,11 @@ int main(int argc, char **argv)
     }
     if (conf.lan_listen.n && !conf.lan_networks.n)
         log_warnx("[relay] lan_listen is set but lan_networks is empty: the LAN listeners refuse every client");
-    if (conf.smarthost_secrets)
-        log_warnx("[outbound] secrets is set but SMTP AUTH is not supported yet: ignored");
+    if (conf.smarthost_secrets && !conf.smarthost.host)
+        log_warnx("[outbound] secrets is set but smarthost is not: no use for it");
+    if (conf.smarthost.host && !conf.smarthost_require_tls)
+        log_warnx("[outbound] require_tls = no: the smarthost's certificate is not verified "
+                  "(credentials still go only over TLS)");
     smtp_config_from(&conf, &smtp, tls != NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -386,10 +478,18 @@ int main(int argc, char **argv)
             fatalx("[inside] %s", err);
     }
     if (conf.smarthost.host) {
-        delivery_smarthost(&conf, &dc);
+        fixed_address(&conf, source, sizeof(source));
+        hold.mailtund_socket = conf.mailtund_socket;
+        delivery_smarthost(&conf, &dc, conf.smarthost_secrets ? &secret : NULL, source, &hold);
         if (!(rc.delivery[1] = delivery_new(d.base, spool, &dc, err, sizeof(err))))
             fatalx("[outbound] %s", err);
+        log_notice("outbound smarthost=%s:%d source=%s tls=%s auth=%s", conf.smarthost.host,
+                   dc.port, source[0] ? source : "any",
+                   conf.smarthost_require_tls ? "verify" : "opportunistic",
+                   conf.smarthost_secrets ? secret.user : "none");
     }
+    if (conf.smarthost_secrets)
+        secrets_wipe(&secret);
     if (is_root)
         become(pw, 1);
 
@@ -407,6 +507,13 @@ int main(int argc, char **argv)
         fatalx("out of memory");
     if (server_start(d.server, err, sizeof(err)) < 0)
         fatalx("%s", err);
+    struct metrics_ctx metrics = { .rc = &rc, .path = conf.metrics_file };
+    if (conf.metrics_file) {
+        metrics.timer = evtimer_new(d.base, on_metrics, &metrics);
+        if (!metrics.timer)
+            fatalx("out of memory");
+        on_metrics(-1, 0, &metrics);
+    }
     d.grace = evtimer_new(d.base, on_grace, &d);
     d.grace_ms = conf.timeout_data_term_ms < STOP_GRACE_MAX_MS ? conf.timeout_data_term_ms : STOP_GRACE_MAX_MS;
     for (int i = 0; i < 3; i++) {
@@ -436,6 +543,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < 3; i++)
         event_free(sigs[i]);
     event_free(d.grace);
+    if (metrics.timer)
+        event_free(metrics.timer);
     event_base_free(d.base);
     tls_server_ctx_free(tls);
     policy_free(policy);

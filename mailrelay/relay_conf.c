@@ -51,6 +51,8 @@ const struct conf_key relay_conf_keys[] = {
       "wait for the next block of message data"),
     R("timeout_data_term", CONF_DURATION, "10m", "duration", timeout_data_term_ms, 1000, 3600000, 0,
       "longest time to get a message onto disk before answering"),
+    R("metrics_file", CONF_PATH, NULL, NULL, metrics_file, 0, 0, 0,
+      "queue and delivery metrics for node_exporter's textfile collector, rewritten every 10 s (its directory must be writable by [relay] user)"),
     R("log_level", CONF_STRING, "info", NULL, log_level, 0, 0, 0, "err, warn, notice, info or debug"),
 
     I("server", CONF_HOSTPORT, "127.0.0.1:25", NULL, inside, 0, 0,

@@ -31,6 +31,7 @@ struct relay_conf {
     long timeout_command_ms;        /* RFC 5321 4.5.3.2: server timeout per command, 5 min */
     long timeout_data_block_ms;     /* between data blocks, 3 min */
     long timeout_data_term_ms;      /* client waiting for our 250, 10 min: the commit budget */
+    char *metrics_file;             /* node_exporter textfile, optional */
     char *log_level;
 
     /* [inside]: delivery to the inside mail server */

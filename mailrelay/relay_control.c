@@ -49,45 +49,57 @@ static void send_or_error(struct ctl_client *c, struct ipc_builder *b)
 
 /* ---- status ------------------------------------------------------------------------------ */
 
-static void status(struct relay_control *rc, struct ctl_client *c)
+void relay_numbers_collect(struct relay_control *rc, struct relay_numbers *n)
 {
-    struct ipc_builder b;
-    struct store_stats ss;
-    struct server_stats sv;
-    struct delivery_stats ds = { 0 };
-    size_t queued = 0, held = 0, deferred = 0;
-    int64_t now = (int64_t)time(NULL), oldest = -1, last = 0;
-
+    memset(n, 0, sizeof(*n));
+    n->now = (int64_t)time(NULL);
+    n->oldest = -1;
     for (size_t i = 0; i < spool_count(rc->spool); i++) {
         const struct spool_entry *e = spool_entry_at(rc->spool, i);
         if (e->place == SPOOL_HELD) {
-            held++;
+            n->held++;
         } else {
-            queued++;
+            n->queued++;
             for (size_t r = 0; r < e->env.nrcpt; r++)
                 if (e->env.rcpt[r].state == RCPT_PENDING && e->env.rcpt[r].attempts > 0) {
-                    deferred++;
+                    n->deferred++;
                     break;
                 }
         }
-        if (oldest < 0 || e->env.arrival < oldest)
-            oldest = e->env.arrival;
+        if (n->oldest < 0 || e->env.arrival < n->oldest)
+            n->oldest = e->env.arrival;
     }
     for (int i = 0; i < 2; i++) {
         struct delivery_stats d;
         if (!rc->delivery[i])
             continue;
         delivery_get_stats(rc->delivery[i], &d);
-        ds.messages_done += d.messages_done;
-        ds.rcpt_sent += d.rcpt_sent;
-        ds.rcpt_deferred += d.rcpt_deferred;
-        ds.rcpt_bounced += d.rcpt_bounced;
-        ds.bounces_queued += d.bounces_queued;
-        if (d.last_delivery > last)
-            last = d.last_delivery;
+        n->ds.messages_done += d.messages_done;
+        n->ds.rcpt_sent += d.rcpt_sent;
+        n->ds.rcpt_deferred += d.rcpt_deferred;
+        n->ds.rcpt_bounced += d.rcpt_bounced;
+        n->ds.bounces_queued += d.bounces_queued;
+        if (d.last_delivery > n->last)
+            n->last = d.last_delivery;
     }
-    store_get_stats(rc->store, &ss);
-    server_get_stats(rc->server, &sv);
+    store_get_stats(rc->store, &n->ss);
+    server_get_stats(rc->server, &n->sv);
+}
+
+static void status(struct relay_control *rc, struct ctl_client *c)
+{
+    struct ipc_builder b;
+    struct relay_numbers n;
+    int64_t now, oldest, last;
+    size_t queued, held, deferred;
+    struct store_stats ss;
+    struct server_stats sv;
+    struct delivery_stats ds;
+
+    relay_numbers_collect(rc, &n);
+    now = n.now, oldest = n.oldest, last = n.last;
+    queued = n.queued, held = n.held, deferred = n.deferred;
+    ss = n.ss, sv = n.sv, ds = n.ds;
 
     ipc_begin(&b, IPC_STATUS_REPLY);
     ipc_put_kv(&b, "daemon", "mailrelayd");

@@ -23,6 +23,9 @@
 #include <time.h>
 
 #include "ctl_server.h"
+#include "delivery.h"
+#include "server.h"
+#include "store.h"
 
 struct spool;
 struct store;
@@ -44,6 +47,16 @@ struct relay_control {
 
 void relay_control_on_msg(struct ctl_client *c, const struct ipc_msg *m, void *arg);
 void relay_control_on_gone(struct ctl_client *c, void *arg);
+
+/* The numbers behind status and the metrics file. */
+struct relay_numbers {
+    int64_t now, oldest, last;          /* oldest arrival, last delivery (epoch s; -1/0: none) */
+    size_t queued, held, deferred;
+    struct store_stats ss;
+    struct server_stats sv;
+    struct delivery_stats ds;
+};
+void relay_numbers_collect(struct relay_control *rc, struct relay_numbers *n);
 
 /* Kicks every delivery instance (after a commit, on LINK_UP, on flush). */
 void relay_control_kick(struct relay_control *rc);

@@ -55,6 +55,7 @@ expect() {
 }
 
 P=$(free_port) DEAD=$(free_port)
+mkdir -p "$work/metrics" && chown nobody "$work/metrics"   # the relay's user writes its metrics
 cat >"$work/mailtun.conf" <<EOC
 [relay]
 listen = 127.0.0.1:$P
@@ -64,6 +65,7 @@ spool = $work/spool
 user = nobody
 control_socket = $work/relayd.sock
 mailtund_socket = $work/mailtund.sock
+metrics_file = $work/metrics/relayd.prom
 log_level = info
 
 [inside]
@@ -98,6 +100,10 @@ ctl status --json >"$work/status.json" 2>/dev/null
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['mailrelayd']['queued']=='3', d" "$work/status.json" \
     || fail "status --json not valid JSON with queued=3"
 ok "status: queued 3, held 0, messages_in 3, link unknown, mailtund absent (plain and --json)"
+# the metrics file follows within its 10 s period (it is owned by the relay's user)
+wait_for 15 "metrics file with 3 queued" grep -qx 'mailtun_relay_queue_messages{state="queued"} 3' "$work/metrics/relayd.prom"
+grep -qx "mailtun_relay_messages_received_total 3" "$work/metrics/relayd.prom" || fail "metrics: $(cat "$work/metrics/relayd.prom")"
+ok "metrics file: queue 3, received 3"
 
 # --- list and show --------------------------------------------------------------------------------------
 out=$(ctl queue list 2>&1) || { echo "$out"; fail "queue list failed"; }
