@@ -288,7 +288,10 @@ static void start_tls(struct conn *c)
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_set_timeouts(c->bev, NULL, &wt);
     conn_phase(c, PH_HANDSHAKE);
-    pump(c);                    /* installs callbacks and timers for the new phase */
+    /* One deadline for the whole handshake: a ClientHello dripped in byte by byte must not
+     * keep the session alive. */
+    arm_timer(c, srv->smtp->cmd_timeout_ms);
+    pump(c);                    /* installs callbacks for the new phase */
 }
 
 /* Output is empty: finish a phase that was waiting for it. */
@@ -327,6 +330,8 @@ static void pump(struct conn *c)
 {
     struct evbuffer *in;
     unsigned act = 0;
+    bool record_done = false;                   /* a whole line was consumed */
+    enum smtp_state state_before = smtp_session_state(c->sess);
 
     if (c->phase == PH_HANDSHAKE) {
         /* libevent reports the end of the handshake with BEV_EVENT_CONNECTED, but that
@@ -337,7 +342,6 @@ static void pump(struct conn *c)
             handshake_done(c);
             return;
         }
-        arm_timer(c, c->srv->smtp->cmd_timeout_ms);
         bufferevent_enable(c->bev, EV_READ | EV_WRITE);
         return;
     }
@@ -356,6 +360,8 @@ static void pump(struct conn *c)
             break;
         const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)chunk);
         size_t used = smtp_session_input(c->sess, p, chunk);
+        if (!record_done && used && memchr(p, '\n', used))
+            record_done = true;
         evbuffer_drain(in, used);
         if (!used) {
             flush_output(c);
@@ -390,7 +396,13 @@ static void pump(struct conn *c)
         bufferevent_disable(c->bev, EV_READ);
     else
         bufferevent_enable(c->bev, EV_READ);
-    arm_timer(c, smtp_session_timeout_ms(c->sess));
+    /*
+     * The deadline runs per record, not per read (like Postfix's per-record deadline): it
+     * starts again only when a whole command or DATA line arrived or the session moved on,
+     * so a client dripping one byte at a time is cut at timeout_command.
+     */
+    if (record_done || smtp_session_state(c->sess) != state_before || !evtimer_pending(c->timer, NULL))
+        arm_timer(c, smtp_session_timeout_ms(c->sess));
 }
 
 /* ---- libevent callbacks ----------------------------------------------------------------- */

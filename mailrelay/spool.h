@@ -25,10 +25,11 @@
  * between may deliver the message twice, never lose it.
  *
  * Recovery (in spool_open): complete, parseable messages in queue/ and hold/ are indexed;
- * everything in incoming/ is removed (never acknowledged); a message whose envelope reached
- * queue/ before its data did is completed; anything else — foreign names, non-regular files,
- * an envelope that does not parse or does not match its data size, data without envelope —
- * is moved to quarantine/ and logged. Nothing found on disk is ever fatal.
+ * everything in incoming/ is removed (never acknowledged), and so is data without an envelope
+ * (a commit or a removal cut short); a message whose envelope reached queue/ before its data
+ * did is completed; anything else — foreign names, non-regular files, an envelope that does
+ * not parse or does not match its data size — is moved to quarantine/ and logged. Nothing
+ * found on disk is ever fatal.
  */
 #ifndef MAILTUN_SPOOL_H
 #define MAILTUN_SPOOL_H

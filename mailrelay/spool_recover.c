@@ -241,10 +241,14 @@ static void resolve(struct spool *sp, struct item *it, struct spool_recovery *re
         it->env_in = 1u << SD_QUEUE;
     }
     if (!it->env_in) {
-        /* data alone: a commit that never reached its envelope, or a removal cut short */
+        /* data alone: a commit that never reached its envelope, or a removal cut short
+         * (envelope unlinked first): never an acknowledged, undelivered message */
         for (int k = SD_QUEUE; k <= SD_HOLD; k++)
-            if (it->data_in & (1u << k))
-                quarantine(sp, k, datan, it->qid, "data without envelope", rec);
+            if ((it->data_in & (1u << k)) && unlinkat(sp->dirfd[k], datan, 0) == 0) {
+                rec->removed++;
+                log_notice("spool removed unfinished id=%s file=%s/%s reason=\"data without envelope\"",
+                           it->qid, spool_dir_names[k], datan);
+            }
         return;
     }
     d = bit_dir(it->env_in);

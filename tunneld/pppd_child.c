@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -281,7 +282,7 @@ pppd_exit_decode(int wstatus, struct pppd_exit *out)
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void
-child_setup(int out_fd, int report_fd)
+child_setup(int out_fd, int report_fd, pid_t parent)
 {
     sigset_t none;
     int devnull, high, sig, e;
@@ -291,6 +292,11 @@ child_setup(int out_fd, int report_fd)
     for (sig = 1; sig < NSIG; sig++)
         signal(sig, SIG_DFL);   /* SIG_IGN would survive exec (e.g. SIGPIPE) */
     setsid();
+    /* If mailtund dies (even by SIGKILL), pppd hangs up too: a restarted mailtund must not
+     * find an orphaned pppd holding the call. The check closes the race with a parent that
+     * died before the prctl. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+        _exit(127);
 
     /* Lift both fds above 0-3 first so the dup2s below cannot clobber them. */
     if ((high = fcntl(report_fd, F_DUPFD_CLOEXEC, 10)) < 0)
@@ -327,7 +333,7 @@ pppd_child_spawn(struct pppd_child *c, const struct pppd_argv *a, int out_fd, ch
     static char *const env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
     int report[2], child_errno = 0;
     ssize_t n;
-    pid_t pid;
+    pid_t pid, parent;
 
     if (a->argc < 1 || a->argv[0] == NULL) {
         seterr(err, errlen, "pppd spawn: empty command line");
@@ -337,6 +343,7 @@ pppd_child_spawn(struct pppd_child *c, const struct pppd_argv *a, int out_fd, ch
         seterr(err, errlen, "pppd spawn: pipe: %s", strerror(errno));
         return -1;
     }
+    parent = getpid();
     if ((pid = fork()) < 0) {
         seterr(err, errlen, "pppd spawn: fork: %s", strerror(errno));
         close(report[0]);
@@ -345,7 +352,7 @@ pppd_child_spawn(struct pppd_child *c, const struct pppd_argv *a, int out_fd, ch
     }
     if (pid == 0) {
         close(report[0]);
-        child_setup(out_fd, report[1]);
+        child_setup(out_fd, report[1], parent);
         execve(a->argv[0], (char *const *)a->argv, env);
         child_errno = errno;
         (void)!write(3, &child_errno, sizeof(child_errno));

@@ -220,7 +220,7 @@ static void test_crash_leftovers(void **state)
 
     /* 1: a half-received message in incoming/ */
     write_file(f, "incoming", "0005f3a1c2d4e0001a2b.data", "partial", 7);
-    /* 2: data without envelope in queue/ */
+    /* 2: data without envelope in queue/ (a commit or a removal cut short: removed) */
     write_file(f, "queue", "0005f3a1c2d4e0002a2b.data", "orphan", 6);
     /* 3: a truncated envelope */
     snprintf(n1, sizeof(n1), "%s.env", trunc);
@@ -241,17 +241,18 @@ static void test_crash_leftovers(void **state)
     sp = open_ok(f, &rec);
     assert_int_equal(rec.loaded, 2);          /* good + late */
     assert_int_equal(rec.completed, 1);
-    assert_int_equal(rec.removed, 1);
-    assert_int_equal(rec.quarantined, 1 + 2 + 2 + 2);
+    assert_int_equal(rec.removed, 2);         /* the partial in incoming/, the orphan data */
+    assert_int_equal(rec.quarantined, 2 + 2 + 2);
     assert_non_null(spool_lookup(sp, good));
     assert_non_null(spool_lookup(sp, late));
     assert_null(spool_lookup(sp, trunc));
     assert_null(spool_lookup(sp, mism));
     assert_int_equal(count_files(f, "incoming"), 0);
     assert_int_equal(count_files(f, "queue"), 4);
-    assert_int_equal(count_files(f, "quarantine"), 7);
+    assert_int_equal(count_files(f, "quarantine"), 6);
     assert_true(exists(f, "quarantine", "README.txt"));
-    assert_true(exists(f, "quarantine", "0005f3a1c2d4e0002a2b.data"));
+    assert_false(exists(f, "quarantine", "0005f3a1c2d4e0002a2b.data"));
+    assert_false(exists(f, "queue", "0005f3a1c2d4e0002a2b.data"));
     spool_close(sp);
 
     /* a second start finds a clean spool */
