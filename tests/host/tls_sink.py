@@ -47,6 +47,13 @@ def session(conn):
                 return
             send("220 2.0.0 go ahead\r\n")
             if mode == "broken":
+                # Only once the client's ClientHello is here: garbage sent together with the
+                # 220 would be (rightly) taken as data injected after the STARTTLS reply.
+                conn.settimeout(10)
+                try:
+                    conn.recv(1)
+                except OSError:
+                    return
                 conn.sendall(b"this is not TLS\r\n" * 4)
                 return
             conn = ctx.wrap_socket(conn, server_side=True)

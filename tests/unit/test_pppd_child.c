@@ -313,7 +313,8 @@ spawn_clean(void **state)
     unsetenv("MAILTUN_TEST_LEAK");
     assert_int_equal(reap_wait(&c, &e), 1);
     assert_non_null(strstr(out, "0\nclean\n"));
-    assert_non_null(strstr(out, "SigIgn:\t0000000000000000"));
+    if (!strstr(out, "SigIgn:\t0000000000000000"))
+        fail_msg("pppd's child ignores signals; it reported:\n%s", out);
 }
 
 static void
