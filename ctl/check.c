@@ -66,6 +66,27 @@ static void check_tunnel(const struct tunnel_conf *t)
         ok("pppd is installed");
     else
         bad(t->pppd, strerror(errno), "apt-get install ppp, or set [tunnel] pppd");
+    /* pppd loads only plugins built for its own version: the plugin's directory says which. */
+    {
+        char cmd[600], line[128] = "", ver[64] = "", want[80];
+        FILE *p;
+        snprintf(cmd, sizeof(cmd), "'%s' --version 2>&1", t->pppd);
+        if (!strchr(t->pppd, '\'') && (p = popen(cmd, "r"))) {
+            if (fgets(line, sizeof(line), p))
+                sscanf(line, "pppd version %63s", ver);
+            pclose(p);
+        }
+        snprintf(want, sizeof(want), "/pppd/%s/", ver);
+        if (!ver[0]) {
+            bad("pppd version", "pppd --version gave no version", "check [tunnel] pppd");
+        } else if (strstr(t->plugin, "/pppd/") && !strstr(t->plugin, want)) {
+            snprintf(msg, sizeof(msg), "installed pppd is %s but [tunnel] plugin is %s", ver, t->plugin);
+            bad("pppd version", msg, "make install builds the plugin for the installed pppd (ppp-dev) and puts it under /usr/lib/pppd/<version>/");
+        } else {
+            snprintf(msg, sizeof(msg), "pppd %s", ver);
+            ok(msg);
+        }
+    }
     if (access(t->plugin, R_OK) == 0) {
         snprintf(msg, sizeof(msg), "plugin %s found", t->plugin);
         ok(msg);

@@ -305,6 +305,7 @@ static void msg_results(struct delivery *d, struct dmsg *m, const char *relay)
         if (cls == 2) {
             r->state = RCPT_SENT;
             d->st.rcpt_sent++;
+            d->st.sent_delay_sum += delay;
             d->st.last_delivery = now;
             log_result(m->qid, r->addr, relay, delay, "sent", res->reply);
         } else if (cls == 5 || expired) {

@@ -79,6 +79,7 @@ struct delivery_stats {
     uint64_t messages_done;         /* messages removed from the spool (all recipients final) */
     uint64_t bounces_queued;        /* DSNs put into the spool */
     int64_t last_delivery;          /* seconds since the epoch of the last 2xx; 0 = never */
+    double sent_delay_sum;          /* seconds from arrival to 2xx, summed over rcpt_sent */
     unsigned connections;           /* open now */
     unsigned in_flight;             /* messages being delivered now */
     bool hop_down;                  /* next hop counts as down (see above) */

@@ -76,6 +76,7 @@ void relay_numbers_collect(struct relay_control *rc, struct relay_numbers *n)
         delivery_get_stats(rc->delivery[i], &d);
         n->ds.messages_done += d.messages_done;
         n->ds.rcpt_sent += d.rcpt_sent;
+        n->ds.sent_delay_sum += d.sent_delay_sum;
         n->ds.rcpt_deferred += d.rcpt_deferred;
         n->ds.rcpt_bounced += d.rcpt_bounced;
         n->ds.bounces_queued += d.bounces_queued;

@@ -39,6 +39,12 @@ int relay_metrics_write(const char *path, const struct relay_numbers *n, int lin
                "mailtun_relay_recipients_total{result=\"bounced\"} %llu\n",
             (unsigned long long)n->ds.rcpt_sent, (unsigned long long)n->ds.rcpt_deferred,
             (unsigned long long)n->ds.rcpt_bounced);
+    /* A summary's sum and count: rate(sum)/rate(count) is the mean delivery latency. */
+    fprintf(f, "# HELP mailtun_relay_delivery_delay_seconds Arrival to successful delivery, per recipient.\n"
+               "# TYPE mailtun_relay_delivery_delay_seconds summary\n"
+               "mailtun_relay_delivery_delay_seconds_sum %.3f\n"
+               "mailtun_relay_delivery_delay_seconds_count %llu\n",
+            n->ds.sent_delay_sum, (unsigned long long)n->ds.rcpt_sent);
     fprintf(f, "# HELP mailtun_relay_last_delivery_timestamp_seconds Unix time of the last successful delivery, 0 if none.\n"
                "# TYPE mailtun_relay_last_delivery_timestamp_seconds gauge\n"
                "mailtun_relay_last_delivery_timestamp_seconds %lld\n", (long long)n->last);

@@ -24,6 +24,12 @@ grep '^FAIL ' <<<"$out" | grep -v '; fix: ' && fail "a FAIL line without its fix
 grep -qx "$fails problems\? found" <<<"$out" || fail "count line does not match $fails FAIL lines: $(tail -n 1 <<<"$out")"
 if [ "$fails" = 0 ]; then [ "$rc" = 0 ] || fail "exit $rc with no problems"; else [ "$rc" = 1 ] || fail "exit $rc with $fails problems"; fi
 grep -q "$work/spool: missing; fix: " <<<"$out" || fail "missing spool not reported: $out"
+ver=$(pppd --version 2>&1 | sed -n 's/^pppd version //p')
+grep -q "^ok    pppd $ver$" <<<"$out" || fail "pppd version not checked: $out"
+sed 's|^;plugin = .*|plugin = /usr/lib/pppd/0.0.1/mailtun.so|' "$work/good.conf" >"$work/oldplugin.conf"
+run -c "$work/oldplugin.conf" check
+grep -q "FAIL  pppd version: installed pppd is $ver but \[tunnel\] plugin is /usr/lib/pppd/0.0.1/mailtun.so; fix: " <<<"$out" ||
+    fail "a plugin for another pppd version not reported: $out"
 ok "check: $fails problem(s) on this machine, each with its fix, exit $rc"
 
 # --- a broken config is named by file, line and key ----------------------------------------

@@ -102,7 +102,8 @@ python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['mailrelay
 ok "status: queued 3, held 0, messages_in 3, link unknown, mailtund absent (plain and --json)"
 # the metrics file follows within its 10 s period (it is owned by the relay's user)
 wait_for 15 "metrics file with 3 queued" grep -qx 'mailtun_relay_queue_messages{state="queued"} 3' "$work/metrics/relayd.prom"
-grep -qx "mailtun_relay_messages_received_total 3" "$work/metrics/relayd.prom" || fail "metrics: $(cat "$work/metrics/relayd.prom")"
+grep -qx "mailtun_relay_messages_received_total 3" "$work/metrics/relayd.prom" &&
+    grep -q "^mailtun_relay_delivery_delay_seconds_count [0-9]" "$work/metrics/relayd.prom" || fail "metrics: $(cat "$work/metrics/relayd.prom")"
 ok "metrics file: queue 3, received 3"
 
 # --- list and show --------------------------------------------------------------------------------------
