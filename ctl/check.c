@@ -57,11 +57,56 @@ static int module_available(const char *name)
     return found;
 }
 
+/*
+ * Is there a route to the PPTP server outside the tunnel? Read-only, from /proc/net/route
+ * (IPv4, main table): the most specific route covering the server whose interface is not a
+ * ppp interface. Never touches the routes mailtund manages.
+ */
+static void check_route(const struct tunnel_conf *t)
+{
+    FILE *f = fopen("/proc/net/route", "r");
+    char line[256], ifname[64], best_if[64] = "", msg[200], a[INET_ADDRSTRLEN];
+    unsigned long dst, gw, mask, flags;
+    int best_len = -1;
+    uint32_t server = ntohl(t->server.s_addr);
+
+    inet_ntop(AF_INET, &t->server, a, sizeof(a));
+    if (!f) {
+        bad("route to the PPTP server", "cannot read /proc/net/route", "check the system");
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%63s %lx %lx %lx %*d %*d %*d %lx", ifname, &dst, &gw, &flags, &mask) != 5)
+            continue;                       /* the header line */
+        uint32_t d = ntohl((uint32_t)dst), m = ntohl((uint32_t)mask);
+        int len = __builtin_popcount(m);
+        if (!(flags & 1) || (server & m) != d || (strncmp(ifname, "ppp", 3) == 0 && strcmp(ifname, t->uplink) != 0))
+            continue;
+        if (len > best_len) {
+            best_len = len;
+            snprintf(best_if, sizeof(best_if), "%s", ifname);
+        }
+    }
+    fclose(f);
+    if (best_len < 0) {
+        snprintf(msg, sizeof(msg), "route to the PPTP server %s", a);
+        bad(msg, "none outside the tunnel", "give the uplink a default route (DHCP/PPPoE) or a route to the server");
+    } else {
+        snprintf(msg, sizeof(msg), "route to the PPTP server %s via %s%s", a, best_if,
+                 strcmp(best_if, t->uplink) == 0 ? "" : " (not the configured uplink!)");
+        if (strcmp(best_if, t->uplink) == 0)
+            ok(msg);
+        else
+            bad(msg, "the server is not reached over [tunnel] uplink", "set [tunnel] uplink to the DSL interface");
+    }
+}
+
 static void check_tunnel(const struct tunnel_conf *t)
 {
     char msg[600];
     struct stat st;
 
+    check_route(t);
     if (access(t->pppd, X_OK) == 0)
         ok("pppd is installed");
     else

@@ -32,6 +32,27 @@ grep -q "FAIL  pppd version: installed pppd is $ver but \[tunnel\] plugin is /us
     fail "a plugin for another pppd version not reported: $out"
 ok "check: $fails problem(s) on this machine, each with its fix, exit $rc"
 
+# --- the route to the PPTP server, read in a namespace with known routes --------------------
+if [ "$(id -u)" = 0 ] && ip netns add "mtck$$" 2>/dev/null; then
+    trap 'ip netns del "mtck$$" 2>/dev/null; rm -rf "$work"' EXIT
+    ip -n "mtck$$" link add vx0 type veth peer name vx1
+    ip -n "mtck$$" link set vx0 up; ip -n "mtck$$" link set vx1 up; ip -n "mtck$$" link set lo up
+    ip -n "mtck$$" addr add 198.51.100.2/24 dev vx0
+    sed 's/^uplink = .*/uplink = vx0/' "$work/good.conf" >"$work/ns.conf"
+    nsrun() { out=$(ip netns exec "mtck$$" "$CTL" -c "$work/ns.conf" check 2>&1); }
+    nsrun
+    grep -q "^FAIL  route to the PPTP server 203.0.113.1: none outside the tunnel; fix: " <<<"$out" || fail "no route not reported: $out"
+    ip -n "mtck$$" route add default via 198.51.100.1 dev vx0
+    nsrun
+    grep -q "^ok    route to the PPTP server 203.0.113.1 via vx0$" <<<"$out" || fail "route via the uplink not seen: $out"
+    sed -i 's/^uplink = vx0/uplink = dsl9/' "$work/ns.conf"
+    nsrun
+    grep -q "^FAIL  route to the PPTP server 203.0.113.1 via vx0 (not the configured uplink!)" <<<"$out" || fail "wrong uplink not reported: $out"
+    ok "route to the PPTP server: none / via the uplink / via another interface, each reported"
+else
+    echo "note: not root or no network namespaces: route check not exercised"
+fi
+
 # --- a broken config is named by file, line and key ----------------------------------------
 sed 's/^fixed_address = 192.0.2.10/fixed_address = 192.0.2.300/' "$work/good.conf" >"$work/bad.conf"
 line=$(grep -n '^fixed_address' "$work/bad.conf" | cut -d: -f1)
