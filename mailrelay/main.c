@@ -23,6 +23,7 @@
  * which need no reopening.
  */
 #include "config.h"
+#include "daemon.h"
 #include "ctl_server.h"
 #include "delivery.h"
 #include "etrn.h"
@@ -41,7 +42,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -55,8 +55,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-
-#define DEFAULT_CONF "/etc/mailtun/mailtun.conf"
 
 /* LeakSanitizer inspects the process at exit and needs it dumpable, which setuid() clears. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -75,15 +73,6 @@ struct daemon {
     long grace_ms;              /* timeout_data_term, at most STOP_GRACE_MAX_MS */
     int stopping;
 };
-
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: mailrelayd [-f] [-n] [-d] [-c config]\n"
-                 "  -c FILE  configuration (default " DEFAULT_CONF ")\n"
-                 "  -f       stay in the foreground and log to stderr (default: syslog)\n"
-                 "  -d       debug logging\n"
-                 "  -n       check the configuration and exit\n");
-}
 
 /* ---- configuration ----------------------------------------------------------------------- */
 
@@ -256,18 +245,6 @@ static void become(const struct passwd *pw, int for_good)
 #endif
 }
 
-static int make_dir_of(const char *path)
-{
-    char dir[512];
-    char *slash;
-    snprintf(dir, sizeof(dir), "%s", path);
-    slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return 0;
-    *slash = '\0';
-    return mkdir(dir, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* ---- signals ----------------------------------------------------------------------------- */
 
 static void on_drained(void *arg)
@@ -343,8 +320,8 @@ static void on_link_up(void *arg)
 
 int main(int argc, char **argv)
 {
-    const char *conf_path = DEFAULT_CONF;
-    int foreground = 0, debug = 0, check_only = 0, opt, lvl;
+    struct daemon_args args;
+    int done, lvl;
     struct relay_conf conf;
     struct smtp_config smtp;
     char err[CONF_ERR_LEN];
@@ -364,58 +341,45 @@ int main(int argc, char **argv)
     const int signos[3] = { SIGTERM, SIGINT, SIGHUP };
     int is_root = geteuid() == 0;
 
-    while ((opt = getopt(argc, argv, "c:fdnh")) != -1) {
-        switch (opt) {
-        case 'c': conf_path = optarg; break;
-        case 'f': foreground = 1; break;
-        case 'd': debug = 1; break;
-        case 'n': check_only = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "mailrelayd: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
-    if (relay_conf_load(conf_path, &conf, err) < 0) {
+    if ((done = daemon_parse_args("mailrelayd", argc, argv, &args)) >= 0)
+        return done;
+    if (relay_conf_load(args.conf_path, &conf, err) < 0) {
         fprintf(stderr, "mailrelayd: %s\n", err);
         return 1;
     }
-    if (check_conf(&conf, conf_path, err, sizeof(err)) < 0) {
+    if (check_conf(&conf, args.conf_path, err, sizeof(err)) < 0) {
         fprintf(stderr, "mailrelayd: %s\n", err);
         relay_conf_free(&conf);
         return 1;
     }
     lvl = log_level_parse(conf.log_level);
     /* The check uses stderr either way; -n must say what is wrong right there. */
-    log_init("mailrelayd", foreground || check_only ? LOG_TO_STDERR : LOG_TO_SYSLOG,
-             debug ? LOG_LVL_DEBUG : (enum log_level)lvl);
+    log_init("mailrelayd", args.foreground || args.check_only ? LOG_TO_STDERR : LOG_TO_SYSLOG,
+             args.debug ? LOG_LVL_DEBUG : (enum log_level)lvl);
     policy = policy_new(&conf, err, sizeof(err));
     if (!policy) {
-        fprintf(stderr, "mailrelayd: %s: [relay] recipients: %s\n", conf_path, err);
+        fprintf(stderr, "mailrelayd: %s: [relay] recipients: %s\n", args.conf_path, err);
         relay_conf_free(&conf);
         return 1;
     }
     if (conf.tls_cert && !(tls = tls_server_ctx_new(conf.tls_cert, conf.tls_key, err, sizeof(err)))) {
-        fprintf(stderr, "mailrelayd: %s: [relay] %s\n", conf_path, err);
+        fprintf(stderr, "mailrelayd: %s: [relay] %s\n", args.conf_path, err);
         policy_free(policy);
         relay_conf_free(&conf);
         return 1;
     }
     /* Read as root, before any privilege is given up; wiped once delivery has its copy. */
     if (conf.smarthost_secrets && secrets_load(conf.smarthost_secrets, &secret, err, sizeof(err)) < 0) {
-        fprintf(stderr, "mailrelayd: %s: [outbound] %s\n", conf_path, err);
+        fprintf(stderr, "mailrelayd: %s: [outbound] %s\n", args.conf_path, err);
         tls_server_ctx_free(tls);
         policy_free(policy);
         relay_conf_free(&conf);
         return 1;
     }
-    if (check_only) {
+    if (args.check_only) {
         secrets_wipe(&secret);
         printf("mailrelayd: %s: configuration ok (%zu listener%s, %zu domain%s, %zu listed recipient%s, STARTTLS %s)\n",
-               conf_path, conf.listen.n + conf.lan_listen.n, conf.listen.n + conf.lan_listen.n == 1 ? "" : "s",
+               args.conf_path, conf.listen.n + conf.lan_listen.n, conf.listen.n + conf.lan_listen.n == 1 ? "" : "s",
                conf.domains.n, conf.domains.n == 1 ? "" : "s", policy_nrecipients(policy),
                policy_nrecipients(policy) == 1 ? "" : "s", tls ? "on" : "off");
         tls_server_ctx_free(tls);
@@ -462,7 +426,7 @@ int main(int argc, char **argv)
     d.server = server_new(d.base, &conf, &smtp, tls, policy, store, err, sizeof(err));
     if (!d.server)
         fatalx("%s", err);
-    if (make_dir_of(conf.control_socket) < 0)
+    if (daemon_make_dir_of(conf.control_socket) < 0)
         fatal("cannot create the directory of %s", conf.control_socket);
     rc.started = time(NULL);
     rc.spool = spool;
@@ -521,7 +485,7 @@ int main(int argc, char **argv)
         evsignal_add(sigs[i], NULL);
     }
     log_notice("mailrelayd started config=%s uid=%d queued=%zu starttls=%s inside=%s%s%d",
-               conf_path, (int)geteuid(), spool_count(spool), tls ? "on" : "off",
+               args.conf_path, (int)geteuid(), spool_count(spool), tls ? "on" : "off",
                conf.inside.host ? conf.inside.host : "-", conf.inside.port < 0 ? "" : ":",
                conf.inside.port < 0 ? 0 : conf.inside.port ? conf.inside.port : 25);
     event_base_dispatch(d.base);

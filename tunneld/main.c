@@ -6,6 +6,7 @@
  * routes before exiting. SIGUSR1 re-dials at once. Needs root (pppd, routes).
  */
 #include "config.h"
+#include "daemon.h"
 #include "control.h"
 #include "ctl_server.h"
 #include "log.h"
@@ -15,7 +16,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,17 +27,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-
-#define DEFAULT_CONF "/etc/mailtun/mailtun.conf"
-
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: mailtund [-f] [-n] [-d] [-c config]\n"
-                 "  -c FILE  configuration (default " DEFAULT_CONF ")\n"
-                 "  -f       stay in the foreground and log to stderr (default: syslog)\n"
-                 "  -d       debug logging\n"
-                 "  -n       check the configuration and exit\n");
-}
 
 static void on_stopped(void *arg)
 {
@@ -77,22 +66,10 @@ static int take_pidfile(const char *dir, char *err, size_t errlen)
     return fd;   /* kept open: the lock lives as long as we do */
 }
 
-static int make_dir_of(const char *path)
-{
-    char dir[512];
-    char *slash;
-    snprintf(dir, sizeof(dir), "%s", path);
-    slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return 0;
-    *slash = '\0';
-    return mkdir(dir, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 int main(int argc, char **argv)
 {
-    const char *conf_path = DEFAULT_CONF;
-    int foreground = 0, debug = 0, check_only = 0, opt;
+    struct daemon_args args;
+    int rc;
     struct tunnel_conf conf;
     char err[CONF_ERR_LEN];
     struct event_base *base;
@@ -104,41 +81,28 @@ int main(int argc, char **argv)
     struct group *gr;
     int lvl;
 
-    while ((opt = getopt(argc, argv, "c:fdnh")) != -1) {
-        switch (opt) {
-        case 'c': conf_path = optarg; break;
-        case 'f': foreground = 1; break;
-        case 'd': debug = 1; break;
-        case 'n': check_only = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "mailtund: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
-    if (tunnel_conf_load(conf_path, &conf, err) < 0) {
+    if ((rc = daemon_parse_args("mailtund", argc, argv, &args)) >= 0)
+        return rc;
+    if (tunnel_conf_load(args.conf_path, &conf, err) < 0) {
         fprintf(stderr, "mailtund: %s\n", err);
         return 1;
     }
     lvl = log_level_parse(conf.log_level);
     if (lvl < 0) {
-        fprintf(stderr, "mailtund: %s: [tunnel] log_level: unknown level '%s'\n", conf_path, conf.log_level);
+        fprintf(stderr, "mailtund: %s: [tunnel] log_level: unknown level '%s'\n", args.conf_path, conf.log_level);
         return 1;
     }
-    if (check_only) {
-        printf("mailtund: %s: configuration ok\n", conf_path);
+    if (args.check_only) {
+        printf("mailtund: %s: configuration ok\n", args.conf_path);
         tunnel_conf_free(&conf);
         return 0;
     }
-    log_init("mailtund", foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG, debug ? LOG_LVL_DEBUG : (enum log_level)lvl);
+    log_init("mailtund", args.foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG, args.debug ? LOG_LVL_DEBUG : (enum log_level)lvl);
     if (geteuid() != 0)
         fatalx("mailtund must run as root (it starts pppd and changes routes)");
     if (mkdir(conf.state_dir, 0755) < 0 && errno != EEXIST)
         fatal("cannot create state_dir %s", conf.state_dir);
-    if (make_dir_of(conf.control_socket) < 0)
+    if (daemon_make_dir_of(conf.control_socket) < 0)
         fatal("cannot create the directory of %s", conf.control_socket);
     if (take_pidfile(conf.state_dir, err, sizeof(err)) < 0)
         fatalx("%s", err);
@@ -165,7 +129,7 @@ int main(int argc, char **argv)
         sigs[i] = evsignal_new(base, signos[i], on_signal, t);
         evsignal_add(sigs[i], NULL);
     }
-    log_notice("mailtund started config=%s server=%s uplink=%s", conf_path,
+    log_notice("mailtund started config=%s server=%s uplink=%s", args.conf_path,
                inet_ntoa(conf.server), conf.uplink);
     tunnel_start(t);
     event_base_dispatch(base);
