@@ -91,47 +91,39 @@ static void status(struct relay_control *rc, struct ctl_client *c)
 {
     struct ipc_builder b;
     struct relay_numbers n;
-    int64_t now, oldest, last;
-    size_t queued, held, deferred;
-    struct store_stats ss;
-    struct server_stats sv;
-    struct delivery_stats ds;
 
     relay_numbers_collect(rc, &n);
-    now = n.now, oldest = n.oldest, last = n.last;
-    queued = n.queued, held = n.held, deferred = n.deferred;
-    ss = n.ss, sv = n.sv, ds = n.ds;
 
     ipc_begin(&b, IPC_STATUS_REPLY);
     ipc_put_kv(&b, "daemon", "mailrelayd");
     ipc_put_kv(&b, "pid", "%d", (int)getpid());
-    ipc_put_kv(&b, "running_s", "%ld", (long)(now - rc->started));
-    ipc_put_kv(&b, "queued", "%zu", queued);
-    ipc_put_kv(&b, "held", "%zu", held);
-    ipc_put_kv(&b, "deferred", "%zu", deferred);
-    if (oldest >= 0)
-        ipc_put_kv(&b, "oldest_age_s", "%lld", (long long)(now - oldest));
+    ipc_put_kv(&b, "running_s", "%ld", (long)(n.now - rc->started));
+    ipc_put_kv(&b, "queued", "%zu", n.queued);
+    ipc_put_kv(&b, "held", "%zu", n.held);
+    ipc_put_kv(&b, "deferred", "%zu", n.deferred);
+    if (n.oldest >= 0)
+        ipc_put_kv(&b, "oldest_age_s", "%lld", (long long)(n.now - n.oldest));
     else
         ipc_put_kv(&b, "oldest_age_s", "-");
-    ipc_put_kv(&b, "messages_in", "%llu", (unsigned long long)ss.messages);
-    ipc_put_kv(&b, "bytes_in", "%llu", (unsigned long long)ss.bytes);
-    ipc_put_kv(&b, "commit_failures", "%llu", (unsigned long long)ss.failed);
+    ipc_put_kv(&b, "messages_in", "%llu", (unsigned long long)n.ss.messages);
+    ipc_put_kv(&b, "bytes_in", "%llu", (unsigned long long)n.ss.bytes);
+    ipc_put_kv(&b, "commit_failures", "%llu", (unsigned long long)n.ss.failed);
     ipc_put_kv(&b, "commits_pending", "%zu", store_pending(rc->store));
-    ipc_put_kv(&b, "messages_out", "%llu", (unsigned long long)ds.messages_done);
-    ipc_put_kv(&b, "rcpt_sent", "%llu", (unsigned long long)ds.rcpt_sent);
-    ipc_put_kv(&b, "rcpt_deferred", "%llu", (unsigned long long)ds.rcpt_deferred);
-    ipc_put_kv(&b, "rcpt_bounced", "%llu", (unsigned long long)ds.rcpt_bounced);
-    ipc_put_kv(&b, "bounces_queued", "%llu", (unsigned long long)ds.bounces_queued);
-    if (last)
-        ipc_put_kv(&b, "last_delivery_s", "%lld", (long long)(now - last));
+    ipc_put_kv(&b, "messages_out", "%llu", (unsigned long long)n.ds.messages_done);
+    ipc_put_kv(&b, "rcpt_sent", "%llu", (unsigned long long)n.ds.rcpt_sent);
+    ipc_put_kv(&b, "rcpt_deferred", "%llu", (unsigned long long)n.ds.rcpt_deferred);
+    ipc_put_kv(&b, "rcpt_bounced", "%llu", (unsigned long long)n.ds.rcpt_bounced);
+    ipc_put_kv(&b, "bounces_queued", "%llu", (unsigned long long)n.ds.bounces_queued);
+    if (n.last)
+        ipc_put_kv(&b, "last_delivery_s", "%lld", (long long)(n.now - n.last));
     else
         ipc_put_kv(&b, "last_delivery_s", "never");
     if (!rc->delivery[0])
         ipc_put_kv(&b, "delivery", "off");
-    ipc_put_kv(&b, "sessions", "%zu", sv.sessions);
-    ipc_put_kv(&b, "sessions_total", "%llu", (unsigned long long)sv.accepted);
-    ipc_put_kv(&b, "sessions_refused", "%llu", (unsigned long long)sv.refused);
-    ipc_put_kv(&b, "tls_sessions", "%llu", (unsigned long long)sv.tls);
+    ipc_put_kv(&b, "sessions", "%zu", n.sv.sessions);
+    ipc_put_kv(&b, "sessions_total", "%llu", (unsigned long long)n.sv.accepted);
+    ipc_put_kv(&b, "sessions_refused", "%llu", (unsigned long long)n.sv.refused);
+    ipc_put_kv(&b, "tls_sessions", "%llu", (unsigned long long)n.sv.tls);
     if (rc->link)
         link_events_status(rc->link, &b);
     else
