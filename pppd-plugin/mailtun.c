@@ -405,19 +405,44 @@ mt_exit_text(int code)
 }
 
 static void
-mt_exit(void *ctx, int arg)
+mt_send_exit_reason(int code)
 {
     struct ipc_builder b;
     char reason[96];
 
+    slprintf(reason, sizeof(reason), "exit %d (%s)", code, mt_exit_text(code));
+    ipc_begin(&b, IPC_PPP_EXIT);
+    ipc_put_str(&b, ATTR_REASON, reason);
+    mt_send(&b);
+}
+
+/*
+ * pppd decided to end the link with a reason (a refused login sets its exit status before
+ * LCP says goodbye). Tell mailtund now: the server often closes the call before pppd has
+ * finished terminating, and mailtund should name the cause rather than only the close, and
+ * let pppd finish instead of replacing its exit status with a SIGTERM's "user request".
+ */
+static void
+mt_phase(void *ctx, int phase)
+{
+    int code = mt_get_status();
+
+    (void)ctx;
+    if (phase != PHASE_TERMINATE || code == EXIT_OK || mt_ipc_fd < 0 || mt_exiting)
+        return;
+    info("mailtun: link ends with exit %d (%s); telling mailtund", code, mt_exit_text(code));
+    mt_exiting = !mt_persist();     /* a failed send must not overwrite pppd's exit status */
+    mt_send_exit_reason(code);
+}
+
+static void
+mt_exit(void *ctx, int arg)
+{
     (void)ctx;
     mt_stop_watch();
     if (mt_ipc_fd >= 0) {
-        slprintf(reason, sizeof(reason), "exit %d (%s)", arg, mt_exit_text(arg));
-        ipc_begin(&b, IPC_PPP_EXIT);
-        ipc_put_str(&b, ATTR_REASON, reason);
         mt_exiting = 1;     /* a failed send must not try to close the link again */
-        mt_send(&b);
+        mt_send_exit_reason(arg);
         if (mt_ipc_fd >= 0)
             close(mt_ipc_fd);
         mt_ipc_fd = -1;
@@ -444,6 +469,7 @@ plugin_init(void)
     mt_notify_auth_up(mt_auth_up);
     mt_notify_ip_up(mt_ip_up);
     mt_notify_ip_down(mt_ip_down);
+    mt_notify_phase(mt_phase);
     mt_notify_exit(mt_exit);
     info("mailtun: plugin loaded (pppd %s)", MT_PPPD_VERSION);
 }

@@ -32,6 +32,7 @@
 #define mt_notify_ip_up(f)       ppp_add_notify(NF_IP_UP, (f), NULL)
 #define mt_notify_ip_down(f)     ppp_add_notify(NF_IP_DOWN, (f), NULL)
 #define mt_notify_exit(f)        ppp_add_notify(NF_EXIT, (f), NULL)
+#define mt_notify_phase(f)       ppp_add_notify(NF_PHASE_CHANGE, (f), NULL)
 #define mt_set_modem(on)         ppp_set_modem(on)
 #define mt_ifunit()              ppp_ifunit()
 #define mt_ifname()              ppp_ifname()
@@ -58,6 +59,7 @@
 #define mt_notify_ip_up(f)       add_notifier(&ip_up_notifier, (f), NULL)
 #define mt_notify_ip_down(f)     add_notifier(&ip_down_notifier, (f), NULL)
 #define mt_notify_exit(f)        add_notifier(&exitnotify, (f), NULL)
+#define mt_notify_phase(f)       add_notifier(&phasechange, (f), NULL)
 #define mt_set_modem(on)         (modem = (on))
 #define mt_ifunit()              ifunit
 #define mt_ifname()              ((const char *)ifname)

@@ -148,7 +148,15 @@ static void teardown(struct tunnel *t, const char *reason)
     refuse_waiting_plugin(t, reason);
     if (t->up_since)
         publish_link_down(t, reason);
-    if (t->pppd.pid && !t->pppd.term_sent) {
+    if (t->pppd.pid && t->pppd_said[0] && !t->pppd.term_sent &&
+        !evtimer_pending(t->pppd_kill_timer, NULL)) {
+        /* pppd is already ending the link with its own exit status (a refused login, say):
+         * a SIGTERM would replace that status with "user request". Let it finish. */
+        t->kill_grace_ms = PPPD_GRACE_MS;
+        log_info("pppd left to finish pid=%d grace_ms=%ld said=\"%s\"", (int)t->pppd.pid,
+                 t->kill_grace_ms, t->pppd_said);
+        arm(t->pppd_kill_timer, t->kill_grace_ms);
+    } else if (t->pppd.pid && !t->pppd.term_sent && !t->pppd_said[0]) {
         /* With the call gone pppd's LCP goodbye only waits out its timers. */
         int server_there = t->conn && pptp_conn_state(t->conn) == PPTP_ST_ESTABLISHED;
         t->kill_grace_ms = server_there ? PPPD_GRACE_MS : PPPD_QUICK_GRACE_MS;
@@ -209,6 +217,15 @@ static void on_setup_timeout(evutil_socket_t fd, short what, void *arg)
 static void on_pppd_kill(evutil_socket_t fd, short what, void *arg)
 {
     struct tunnel *t = arg;
+    if (t->pppd.pid && !t->pppd.term_sent) {
+        /* It was left to finish on its own and did not. */
+        log_info("pppd stop pid=%d grace_ms=%d reason=\"no exit %ld ms after it said %s\"",
+                 (int)t->pppd.pid, PPPD_QUICK_GRACE_MS, t->kill_grace_ms, t->pppd_said);
+        t->kill_grace_ms = PPPD_QUICK_GRACE_MS;
+        pppd_child_terminate(&t->pppd);
+        arm(t->pppd_kill_timer, t->kill_grace_ms);
+        return;
+    }
     if (pppd_child_escalate(&t->pppd, (int)t->kill_grace_ms))
         log_info("pppd killed pid=%d reason=\"no exit %ld ms after SIGTERM\"", (int)t->pppd.pid,
                  t->kill_grace_ms);
@@ -688,7 +705,8 @@ void tunnel_plugin_msg(struct tunnel *t, struct ctl_client *c, const struct ipc_
             publish_link_down(t, "ip-down");
         break;
     case IPC_PPP_EXIT:
-        if (ipc_get_str(m, ATTR_REASON, reason, sizeof(reason)) == 0) {
+        /* Sent when pppd starts ending the link and again at its exit: log each news once. */
+        if (ipc_get_str(m, ATTR_REASON, reason, sizeof(reason)) == 0 && strcmp(reason, t->pppd_said)) {
             log_info("pppd exiting pid=%d reason=\"%s\"", (int)t->pppd.pid, reason);
             snprintf(t->pppd_said, sizeof(t->pppd_said), "%s", reason);
         }

@@ -26,7 +26,7 @@
 #include <pppd/ipcp.h>
 
 /* pppd's globals */
-struct notifier *auth_up_notifier, *ip_up_notifier, *ip_down_notifier, *exitnotify;
+struct notifier *auth_up_notifier, *ip_up_notifier, *ip_down_notifier, *exitnotify, *phasechange;
 struct channel *the_channel;
 int ifunit = 3;
 char ifname[MAXIFNAMELEN] = "ppp3";
@@ -177,6 +177,10 @@ int main(int argc, char **argv)
             void (*f)(void *) = timer_fn;
             printf("watch: %s\n", f ? "armed" : "not armed");
             if (f) f(NULL);
+        } else if (strcmp(argv[i], "status") == 0 && i + 1 < argc) {
+            status = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "phase") == 0 && i + 1 < argc) {
+            run(phasechange, atoi(argv[++i]));
         } else if (strcmp(argv[i], "exit") == 0 && i + 1 < argc) {
             run(exitnotify, atoi(argv[++i]));
         } else if (strcmp(argv[i], "sleep") == 0) {

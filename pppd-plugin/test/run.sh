@@ -35,6 +35,17 @@ has "ip up logged" "mailtun: ip up ifname=ppp3 local=203.0.113.77 peer=203.0.113
 has "ip down sent" "PPP_IP_DOWN" "$T/d.log"
 has "exit sent" "PPP_EXIT reason=exit 16 (hangup)" "$T/d.log"
 
+# 1b. a refused login: pppd sets its exit status and enters the terminate phase; mailtund
+#     hears the reason then (phase 9), not only at exit; a plain phase change says nothing.
+daemon reply
+"$T/fake_pppd" "$SO" options "$T/sock" connect phase 5 status 19 phase 9 exit 19 > "$T/p.log"; wait
+has "reason told at terminate" "link ends with exit 19 (authentication to peer failed); telling mailtund" "$T/p.log"
+n=$(grep -c "PPP_EXIT reason=exit 19 (authentication to peer failed)" "$T/d.log")
+[ "$n" -eq 2 ] && echo "ok: reason sent at terminate and at exit" ||
+    { echo "FAIL: expected 2 PPP_EXIT frames with exit 19, got $n"; sed 's/^/   /' "$T/d.log"; FAILS=$((FAILS+1)); }
+[ "$(grep -c PPP_EXIT "$T/d.log")" -eq 2 ] && echo "ok: phase 5 sends nothing" ||
+    { echo "FAIL: unexpected PPP_EXIT frames"; sed 's/^/   /' "$T/d.log"; FAILS=$((FAILS+1)); }
+
 # 2. mailtund refuses
 daemon refuse
 "$T/fake_pppd" "$SO" options "$T/sock" connect > "$T/p.log"; kill %1 2>/dev/null; wait
