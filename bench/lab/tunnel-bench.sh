@@ -60,7 +60,7 @@ client_down() {
     mailtun) lab_stop mailtund 10 || lab_fail "mailtund did not stop";;
     pptp)    lab_customer_pppd_down || lab_fail "pppd (pptp-linux) did not stop";;
     esac
-    # The provider's session must be gone (pptpd has one slot) and ppp0 with it.
+    # The provider's session must be gone and ppp0 with it: each run starts clean.
     LAB_POLL=0.1 lab_wait 15 "the provider's pptpctrl/pppd to end" sh -c "! pgrep -P $pptpd_pid >/dev/null"
     LAB_POLL=0.1 lab_wait 10 "the customer's ppp0 to go" sh -c "! ip -n $LAB_NS_CUSTOMER link show ppp0 >/dev/null 2>&1"
 }

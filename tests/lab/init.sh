@@ -82,11 +82,14 @@ cat >$new/etc/ppp/options <<'EOF'
 EOF
 rm -rf $new/etc/ppp/ip-up.d/* $new/etc/ppp/ip-down.d/* $new/etc/ppp/ip-pre-up.d/* \
        $new/etc/ppp/ipv6-up.d/* $new/etc/ppp/ipv6-down.d/*
+# Like Debian's, each hook then runs its .d drop-ins (empty unless a scenario installs one,
+# as lab_provider_pptpd_up does with conf/provider's).
 for hook in ip-up ip-down ip-pre-up; do
     cat >$new/etc/ppp/$hook <<EOF
 #!/bin/sh
-# lab: log-only hook (pppd passes: ifname tty speed local remote ipparam)
+# lab: logging hook (pppd passes: ifname tty speed local remote ipparam)
 echo "\$(date +%s.%N) $hook if=\$1 tty=\$2 speed=\$3 local=\$4 remote=\$5 ipparam=\$6" >>$results/ppp-hooks.log
+PATH=/usr/sbin:/usr/bin:/sbin:/bin run-parts /etc/ppp/$hook.d --arg="\$1" --arg="\$2" --arg="\$3" --arg="\$4" --arg="\$5" --arg="\$6"
 EOF
     chmod 755 $new/etc/ppp/$hook
 done

@@ -246,12 +246,13 @@ lab_base_up() {
 
 # lab_provider_pptpd_up — Debian's pptpd in the provider namespace with conf/provider/
 # installed where a provider would put it (/etc/pptpd.conf, /etc/ppp/pptpd-options,
-# /etc/ppp/chap-secrets — the guest's /etc is a private overlay). The lab only appends
+# /etc/ppp/chap-secrets, /etc/ppp/ip-pre-up.d/ — the guest's /etc is a private overlay). The lab only appends
 # logging to pptpd-options (pppd log: <results>/provider-pppd.log) and starts pppd through
 # a wrapper that records when pptpd launched it (<results>/provider-pppd-launch.log).
 lab_provider_pptpd_up() {
     install -m 644 "$LAB_CONF/pptpd.conf" /etc/pptpd.conf
     install -m 600 "$LAB_CONF/chap-secrets" /etc/ppp/chap-secrets
+    install -m 755 "$LAB_CONF/ip-pre-up.d/pptpd-replace-session" /etc/ppp/ip-pre-up.d/
     { cat "$LAB_CONF/pptpd-options"
       echo "# lab additions"
       echo "logfile $LAB_RESULTS/provider-pppd.log"

@@ -61,7 +61,7 @@ no_link A
 mv "$log" "$LAB_RESULTS/mailtund-a.out"
 mv "$LAB_RESULTS/customer-pppd.log" "$LAB_RESULTS/customer-pppd-a.log"
 
-# The provider must have let the old session go before the next call can get its slot.
+# The provider must have let the old session go: B starts clean (nothing to replace).
 LAB_POLL=0.25 lab_wait 15 "A: the provider's pppd to end" sh -c '! pgrep -f "^/usr/sbin/pppd local file /etc/ppp/pptpd-options" >/dev/null'
 
 # ---- B: pppd may take the provider's address; mailtund must refuse it ----
