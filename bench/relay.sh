@@ -8,7 +8,8 @@
 # parallel sessions, N messages of SIZE bytes, one fixed sender, one recipient in the relayed
 # domain example.net) and relays everything to its own smtp-sink. Both answer 250 only
 # after the message is on disk with fsync (Postfix: cleanup fsyncs the queue file before
-# smtpd answers, always; mailrelayd: data and envelope fdatasync, rename, directory fsync).
+# smtpd answers, always; mailrelayd: one message file (data + envelope trailer) fdatasync,
+# rename, directory fsync).
 #   Postfix:    a private instance (tests/host/lib/postfix_instance.sh: own config, queue, log;
 #               master.cf without chroot), relay_domains = example.net, transport_maps sends
 #               example.net to [127.0.0.1]:<sink>; everything else Postfix's defaults.
@@ -193,8 +194,8 @@ section=$(mktemp)
     echo "one recipient in example.net) into the relay, which relays to its own smtp-sink (the sink's -c counter tells"
     echo "when the last message arrived). Postfix: private instance, relay_domains = example.net, transport_maps to the"
     echo "sink, all else default (its cleanup fsyncs every queue file before smtpd answers 250). mailrelayd: defaults"
-    echo "(\`[inside] connections\` = 4) except max_sessions_per_client = 200; 250 only after data + envelope fdatasync,"
-    echo "rename and directory fsync (group commit). After one warm-up run of $WARMUP messages each, $REPS runs each,"
+    echo "(\`[inside] connections\` = 4) except max_sessions_per_client = 200; 250 only after the message file (data with"
+    echo "its envelope as trailer) is fdatasync'ed and renamed and the directory fsync'ed (group commit). After one warm-up run of $WARMUP messages each, $REPS runs each,"
     echo "alternating; **median** (min–max). End to end = smtp-source start -> last message at the sink. CPU = all"
     echo "Postfix processes (master + children, reaped ones via the master's cutime/cstime) vs the mailrelayd process,"
     echo "from the run's start until its queue was empty again. RSS = peak during the run, Postfix summed over its"

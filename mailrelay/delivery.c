@@ -177,9 +177,11 @@ static struct dmsg *msg_load(struct delivery *d, const char *qid)
 }
 
 /* Reads the start of the message: the header block a bounce quotes. */
-static char *read_headers(struct delivery *d, const char *qid, size_t *len)
+static char *read_headers(struct delivery *d, const struct envelope *env, size_t *len)
 {
-    int fd = spool_open_data(d->sp, qid);
+    int fd = spool_open_data(d->sp, env->qid);
+    /* the data file goes on with the envelope trailer after env->size octets */
+    size_t max = env->size < DSN_MAX_HEADERS ? (size_t)env->size : DSN_MAX_HEADERS;
     char *buf;
     size_t n = 0;
 
@@ -189,8 +191,8 @@ static char *read_headers(struct delivery *d, const char *qid, size_t *len)
             close(fd);
         return NULL;
     }
-    while (n < DSN_MAX_HEADERS) {
-        ssize_t r = read(fd, buf + n, DSN_MAX_HEADERS - n);
+    while (n < max) {
+        ssize_t r = read(fd, buf + n, max - n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -206,7 +208,7 @@ static char *read_headers(struct delivery *d, const char *qid, size_t *len)
 static int queue_bounce(struct delivery *d, const struct envelope *env, int64_t now)
 {
     size_t hlen;
-    char *hdr = read_headers(d, env->qid, &hlen);
+    char *hdr = read_headers(d, env, &hlen);
     struct dsn_input in = {
         .env = env, .action = DSN_FAILED, .reporting_mta = d->cfg.helo_name, .now = now,
         .rnd = rnd32(), .orig = hdr, .orig_len = hlen,

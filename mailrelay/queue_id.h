@@ -1,8 +1,8 @@
 /*
  * queue_id.h — queue IDs for mailrelayd's spool.
  *
- * A queue ID names one message everywhere: its spool files (<qid>.data, <qid>.env) and every
- * log line ("id=<qid>"). It is 20 lowercase hex digits:
+ * A queue ID names one message everywhere: its spool files (<qid>.data, and <qid>.env once
+ * its envelope was rewritten) and every log line ("id=<qid>"). It is 20 lowercase hex digits:
  *   13 digits  arrival time in microseconds since the epoch (good until the year 2112)
  *    3 digits  a counter, so IDs made in the same microsecond stay distinct and ordered
  *    4 digits  random, so two processes sharing a spool by mistake still do not collide

@@ -255,7 +255,8 @@ static void show(struct relay_control *rc, struct ctl_client *c, const char *qid
     nattrs = 10;
     fd = spool_open_data(rc->spool, qid);
     if (fd >= 0) {
-        got = read(fd, head, sizeof(head));
+        /* the message's own octets only: the envelope trailer follows them */
+        got = read(fd, head, e->env.size < sizeof(head) ? (size_t)e->env.size : sizeof(head));
         close(fd);
     }
     if (got > 0) {

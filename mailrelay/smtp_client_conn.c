@@ -94,6 +94,7 @@ struct smtpc_conn {
     bool with_rset, mail_ok, discard_dot, any_reply;
     size_t dot_expect, dot_got;
     struct smtpc_dot dot;
+    uint64_t body_left;                /* octets of the message still to read */
 };
 
 static void on_read(struct bufferevent *bev, void *arg);
@@ -565,6 +566,7 @@ static void txn_reply(struct smtpc_conn *c, const struct smtpc_reply *r, const c
                 return;
             }
             smtpc_dot_init(&c->dot);
+            c->body_left = c->txn->size;
             set_state(c, SC_BODY);
             evtimer_del(c->timer);
             struct timeval tv = { c->cfg.data_timeout_ms / 1000, (c->cfg.data_timeout_ms % 1000) * 1000 };
@@ -796,17 +798,20 @@ static void on_write(struct bufferevent *bev, void *arg)
     if (c->state != SC_BODY)
         return;
     while (evbuffer_get_length(out) < BODY_HIGH) {
-        ssize_t n = read(c->txn->data_fd, in, sizeof(in));
+        size_t want = c->body_left < sizeof(in) ? (size_t)c->body_left : sizeof(in);
+        ssize_t n = want ? read(c->txn->data_fd, in, want) : 0;
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
+        if (n < 0 || (n == 0 && c->body_left > 0)) {
             /* never send the dot: a cut message must not be delivered */
+            const char *why = n < 0 ? strerror(errno) : "the spool file is shorter than its size";
             for (size_t i = 0; i < c->nacc; i++)
                 set_result(&c->txn->result[c->acc_idx[i]], 451, true,
                            "4.3.0 error reading the message from the spool");
-            fail(c, "reading the message for %s: %s", c->relay, strerror(errno));
+            fail(c, "reading the message for %s: %s", c->relay, why);
             return;
         }
+        c->body_left -= (uint64_t)n;
         if (n == 0) {
             size_t m = smtpc_dot_finish(&c->dot, enc);
             evbuffer_add(out, enc, m);

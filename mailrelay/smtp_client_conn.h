@@ -91,8 +91,9 @@ struct smtpc_txn {
     const char *const *rcpt;
     size_t nrcpt;
     unsigned body_flags;        /* ENV_BODY_* */
-    uint64_t size;              /* for SIZE= */
-    int data_fd;                /* read from its current offset to EOF */
+    uint64_t size;              /* octets of the message: SIZE= and how many are sent */
+    int data_fd;                /* exactly size octets are read from its current offset
+                                 * (the spool file goes on with the envelope trailer) */
     /* out */
     struct smtpc_rcpt_result *result;   /* nrcpt entries, owner-allocated, filled here */
     bool stale;                 /* a reused connection died before the server answered

@@ -530,13 +530,17 @@ static int move_message(struct spool *sp, const char *qid, enum spool_place to)
         return SPOOL_ERR_NOTFOUND;
     from_fd = sp->dirfd[place_dir(e)];
     to_fd = sp->dirfd[to == SPOOL_HELD ? SD_HOLD : SD_QUEUE];
-    /* envelope first: recovery follows the envelope and fetches the data after it */
+    /* envelope first: recovery follows the envelope and fetches the data after it. A message
+     * whose envelope was never rewritten has none beside it (it is the data's trailer). */
     file_name(name, sizeof(name), qid, "env");
     err = spool_renameat(from_fd, name, to_fd, name);
+    bool had_env = !err;
+    if (err == ENOENT)
+        err = 0;
     if (!err) {
         file_name(name, sizeof(name), qid, "data");
         err = spool_renameat(from_fd, name, to_fd, name);
-        if (err) {
+        if (err && had_env) {
             file_name(name, sizeof(name), qid, "env");
             renameat(to_fd, name, from_fd, name);
         }

@@ -4,19 +4,23 @@
  * Layout under the spool directory (all on one file system):
  *   lock            flock()ed by the one daemon that owns the spool; holds its pid
  *   incoming/       messages being received and envelope rewrites in progress (never durable)
- *   queue/          committed messages: <qid>.data (the message) + <qid>.env (envelope.h)
- *   hold/           committed messages an admin put on hold (same two files)
+ *   queue/          committed messages: <qid>.data, and <qid>.env once the envelope changed
+ *   hold/           committed messages an admin put on hold (the same files)
  *   quarantine/     files recovery could not make sense of, kept for a human
  *
- * A message is durable (and SMTP may answer 250) only after: data and envelope written and
- * fdatasync()ed in incoming/, renamed into queue/ (data first, the envelope last: the envelope
- * is the commit marker), and queue/ fsync()ed. Group commit: spool_commit_async() only queues
- * a finished message; spool_flush_commits() makes a whole batch durable with one directory
- * fsync and then calls every message's callback with its status. A daemon calls it from its
- * event loop (e.g. a zero-timeout event armed by the first queued commit), or hands the work
- * to a thread: spool_batch_take() and spool_batch_finish() on the loop thread,
- * spool_batch_sync() — the only part that blocks on the disk — on the worker thread.
- * All other functions belong to one thread (the event loop); the spool takes no locks.
+ * <qid>.data is the message followed by its envelope as a trailer (spool_trailer.h), so one
+ * file carries the commit. A message is durable (and SMTP may answer 250) only after: message,
+ * envelope trailer and footer written to incoming/<qid>.data, fdatasync()ed, renamed into
+ * queue/, and queue/ fsync()ed. Later envelope changes (delivery results, next attempts) go
+ * to <qid>.env (written in incoming/, fdatasync()ed, renamed beside the data, directory
+ * fsync()ed), which from then on takes precedence over the trailer. Group commit:
+ * spool_commit_async() only queues a finished message; spool_flush_commits() makes a whole
+ * batch durable with one directory fsync and then calls every message's callback with its
+ * status. A daemon calls it from its event loop (e.g. a zero-timeout event armed by the
+ * first queued commit), or hands the work to a thread: spool_batch_take() and
+ * spool_batch_finish() on the loop thread, spool_batch_sync() — the only part that blocks on
+ * the disk — on the worker thread. All other functions belong to one thread (the event
+ * loop); the spool takes no locks.
  *
  * Failures are reported as enum spool_status (negative). SPOOL_ERR_NOSPACE (ENOSPC, EDQUOT,
  * EFBIG) means "answer 452 4.3.1", SPOOL_ERR_IO "451 4.3.0"; in both cases nothing of the
@@ -24,12 +28,14 @@
  * the removal durable with the next batch's directory fsync (or spool_sync()): a crash in
  * between may deliver the message twice, never lose it.
  *
- * Recovery (in spool_open): complete, parseable messages in queue/ and hold/ are indexed;
- * everything in incoming/ is removed (never acknowledged), and so is data without an envelope
- * (a commit or a removal cut short); a message whose envelope reached queue/ before its data
- * did is completed; anything else — foreign names, non-regular files, an envelope that does
- * not parse or does not match its data size — is moved to quarantine/ and logged. Nothing
- * found on disk is ever fatal.
+ * Recovery (in spool_open): complete, parseable messages in queue/ and hold/ are indexed
+ * (envelope from <qid>.env if there is one, else from the data's trailer); everything in
+ * incoming/ is removed (never acknowledged), and so is data with neither an envelope nor a
+ * trailer (a commit or a removal cut short); a message whose envelope reached its directory
+ * before its data did is completed; anything else — foreign names, non-regular files, an
+ * envelope or trailer that does not parse or does not match the data size — is moved to
+ * quarantine/ and logged. Nothing found on disk is ever fatal. (Spools written before the
+ * trailer existed hold <qid>.env + <qid>.data without trailer; they recover the same way.)
  */
 #ifndef MAILTUN_SPOOL_H
 #define MAILTUN_SPOOL_H
@@ -146,7 +152,8 @@ size_t spool_due(const struct spool *sp, int64_t now, char (*ids)[QUEUE_ID_SIZE]
 /* Earliest due time of a queued message; INT64_MAX if none (for the retry timer). */
 int64_t spool_next_due(const struct spool *sp);
 
-/* Read-only descriptor of the message data (caller closes it). Negative status on error. */
+/* Read-only descriptor of the message data (caller closes it); read only the entry's env.size
+ * octets: the envelope trailer follows them. Negative status on error. */
 int spool_open_data(const struct spool *sp, const char *qid);
 
 /* Replaces the envelope of env->qid (after delivery attempts): temp file, fdatasync,

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "spool_trailer.h"
 
 #define NAME_LEN (QUEUE_ID_SIZE + 8)
 
@@ -117,8 +118,6 @@ static void msg_unlink(struct spool *sp, struct spool_msg *m)
 {
     char name[NAME_LEN];
 
-    name_of(name, m->qid, "env");
-    unlinkat(sp->dirfd[m->renamed_env ? SD_QUEUE : SD_INCOMING], name, 0);
     name_of(name, m->qid, "data");
     unlinkat(sp->dirfd[m->renamed_data ? SD_QUEUE : SD_INCOMING], name, 0);
 }
@@ -206,52 +205,39 @@ struct spool_batch *spool_batch_take(struct spool *sp)
     return b;
 }
 
-/* Phase 1 of a message: the body buffer and the envelope (incoming/<qid>.env, left open in
- * *envfd) go to the kernel, and writeback of both starts at once (sync_file_range). Returns
- * the errno of the first failure or 0. */
-static int msg_write_out(struct spool *sp, struct spool_msg *m, int *envfd)
+/* Phase 1 of a message: the rest of the body, then the envelope and its footer as the
+ * file's trailer (spool_trailer.h), go to the kernel, and writeback starts at once
+ * (sync_file_range). Returns the errno of the first failure or 0. */
+static int msg_write_out(struct spool_msg *m)
 {
-    char env[NAME_LEN];
+    char footer[SPOOL_FOOTER_LEN];
     int e = flush_buf(m);
 
-    if (!e) {
-        name_of(env, m->qid, "env");
-        *envfd = openat(sp->dirfd[SD_INCOMING], env,
-                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        e = *envfd < 0 ? errno : spool_write_all(*envfd, m->env_text, m->env_len);
-    }
-    if (!e) {
-        /* only a hint: fdatasync below is what makes it durable and reports errors */
+    spool_footer_encode(footer, m->env_len);
+    if (!e)
+        e = spool_write_all(m->fd, m->env_text, m->env_len);
+    if (!e)
+        e = spool_write_all(m->fd, footer, sizeof(footer));
+    if (!e)   /* only a hint: fdatasync below is what makes it durable and reports errors */
         sync_file_range(m->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-        sync_file_range(*envfd, 0, 0, SYNC_FILE_RANGE_WRITE);
-    }
     return e;
 }
 
-/* Phase 2 of a message: fdatasync data and envelope, close both, rename data then envelope
- * into queue/. Returns the errno of the first failure or 0. */
-static int msg_sync_rename(struct spool *sp, struct spool_msg *m, int envfd)
+/* Phase 2 of a message: fdatasync, close, rename into queue/. The errno of the first
+ * failure or 0. */
+static int msg_sync_rename(struct spool *sp, struct spool_msg *m)
 {
-    char data[NAME_LEN], env[NAME_LEN];
+    char data[NAME_LEN];
     int e;
 
     e = spool_fdatasync(m->fd);
-    if (!e)
-        e = spool_fdatasync(envfd);
     if (close(m->fd) < 0 && !e)
         e = errno;
     m->fd = -1;
-    if (close(envfd) < 0 && !e)
-        e = errno;
     name_of(data, m->qid, "data");
-    name_of(env, m->qid, "env");
     if (!e) {
         e = spool_renameat(sp->dirfd[SD_INCOMING], data, sp->dirfd[SD_QUEUE], data);
         m->renamed_data = !e;
-    }
-    if (!e) {
-        e = spool_renameat(sp->dirfd[SD_INCOMING], env, sp->dirfd[SD_QUEUE], env);
-        m->renamed_env = !e;
     }
     return e;
 }
@@ -265,55 +251,39 @@ static void msg_failed(struct spool_msg *m, int e)
 }
 
 /* The batch in phases, so the disk sees the whole batch before the first fdatasync waits:
- * every message's data and envelope are written and their writeback started (phase 1),
- * then waited for, then fdatasync()ed one by one (phase 2) — most of those find their
- * journal transaction already committed by the first, instead of each forcing its own
- * commit — and renamed; then one fsync of queue/. Durability per message is the same as
- * before: its own data and envelope fdatasync, both renames, the directory fsync. */
+ * every message's file is completed and its writeback started (phase 1), then waited for,
+ * then fdatasync()ed one by one (phase 2) and renamed; then one fsync of queue/. Durability
+ * per message: its own fdatasync (message and envelope are one file), its rename, the
+ * directory fsync. */
 void spool_batch_sync(struct spool_batch *b)
 {
     struct spool *sp = b->sp;
     struct spool_msg *m;
-    size_t n = 0, i;
     bool any = false;
-    int e = 0, *envfd;
+    int e = 0;
 
-    for (m = b->head; m; m = m->next)
-        n++;
-    envfd = malloc((n ? n : 1) * sizeof(*envfd));
-    for (m = b->head, i = 0; m; m = m->next, i++) {
-        int me;
-
-        if (envfd)
-            envfd[i] = -1;
-        me = envfd ? msg_write_out(sp, m, &envfd[i]) : ENOMEM;
+    for (m = b->head; m; m = m->next) {
+        int me = msg_write_out(m);
 
         if (me) {
             msg_failed(m, me);
-            if (envfd && envfd[i] >= 0)
-                close(envfd[i]);
-            if (m->fd >= 0)
-                close(m->fd);
+            close(m->fd);
             m->fd = -1;
         }
     }
-    for (m = b->head, i = 0; envfd && m; m = m->next, i++)
-        if (m->status == SPOOL_OK) {
+    for (m = b->head; m; m = m->next)
+        if (m->status == SPOOL_OK)
             sync_file_range(m->fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                                          SYNC_FILE_RANGE_WAIT_AFTER);
-            sync_file_range(envfd[i], 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                                            SYNC_FILE_RANGE_WAIT_AFTER);
-        }
-    for (m = b->head, i = 0; envfd && m; m = m->next, i++) {
+    for (m = b->head; m; m = m->next) {
         if (m->status != SPOOL_OK)
             continue;
-        int me = msg_sync_rename(sp, m, envfd[i]);
+        int me = msg_sync_rename(sp, m);
 
         if (me)
             msg_failed(m, me);
         any |= m->status == SPOOL_OK;
     }
-    free(envfd);
     if (any || b->sync_queue)
         e = spool_fsync_dir(sp->dirfd[SD_QUEUE]);
     if (e) {

@@ -36,7 +36,7 @@ struct spool_msg {
     size_t env_len;
     spool_commit_cb *cb;
     void *arg;
-    bool renamed_data, renamed_env;
+    bool renamed_data;
     int fail_errno;            /* errno of the failure, for the log */
     struct spool_msg *next;
 };

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "spool_trailer.h"
 
 #define NAME_LEN (QUEUE_ID_SIZE + 8)
 
@@ -220,9 +221,151 @@ static int load_envelope(int dirfd, const char *qid, struct envelope *env, char 
     return rc;
 }
 
+static int read_at(int fd, char *buf, size_t len, off_t off)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t r = pread(fd, buf + got, len - got, off + (off_t)got);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/*
+ * Reads the trailer of dir/<qid>.data (spool_trailer.h). 1: a trailer was found (env filled
+ * when it decodes and matches: 0 in *bad, else the reason in why and *bad = 1); 0: no footer
+ * at all (never committed); -1: the file cannot be read (why).
+ */
+static int load_trailer(int dirfd, const char *qid, struct envelope *env, off_t *env_start,
+                        int *bad, char *why, size_t wl)
+{
+    char name[NAME_LEN], footer[SPOOL_FOOTER_LEN], *buf = NULL;
+    size_t len;
+    struct stat st;
+    int fd, rc = 1;
+
+    *bad = 1;
+    snprintf(name, sizeof(name), "%s.data", qid);
+    fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        snprintf(why, wl, "cannot read data: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (st.st_size < (off_t)SPOOL_FOOTER_LEN ||
+        read_at(fd, footer, sizeof(footer), st.st_size - (off_t)SPOOL_FOOTER_LEN) < 0 ||
+        spool_footer_decode(footer, sizeof(footer), &len, why, wl) < 0) {
+        close(fd);
+        return 0;
+    }
+    if ((off_t)(len + SPOOL_FOOTER_LEN) > st.st_size) {
+        snprintf(why, wl, "envelope trailer longer than the file");
+    } else if (!(buf = malloc(len))) {
+        snprintf(why, wl, "out of memory");
+    } else if (read_at(fd, buf, len, st.st_size - (off_t)(SPOOL_FOOTER_LEN + len)) < 0) {
+        snprintf(why, wl, "cannot read the envelope trailer: %s", strerror(errno));
+    } else if (envelope_init(env) < 0) {
+        snprintf(why, wl, "out of memory");
+    } else {
+        envelope_free(env);
+        if (envelope_decode(buf, len, env, why, wl) < 0) {
+            /* why says it */
+        } else if (strcmp(env->qid, qid) != 0) {
+            snprintf(why, wl, "envelope trailer names another queue id %s", env->qid);
+        } else if (env->size + len + SPOOL_FOOTER_LEN != (uint64_t)st.st_size) {
+            snprintf(why, wl, "data size %lld does not match the trailer's message size %llu",
+                     (long long)st.st_size, (unsigned long long)env->size);
+        } else {
+            *bad = 0;
+            *env_start = st.st_size - (off_t)(SPOOL_FOOTER_LEN + len);
+        }
+    }
+    free(buf);
+    close(fd);
+    return rc;
+}
+
 static int bit_dir(unsigned mask)
 {
     return (mask & (1u << SD_QUEUE)) ? SD_QUEUE : SD_HOLD;
+}
+
+/* An envelope in <qid>.env beside a data file that carries a trailer: the data is the
+ * message's env_size octets, then the (older) trailer. */
+static bool trailer_follows(int dirfd, const char *qid, uint64_t env_size, off_t dsize)
+{
+    struct envelope old;
+    off_t start;
+    char why[200];
+    int bad;
+
+    memset(&old, 0, sizeof(old));
+    if (load_trailer(dirfd, qid, &old, &start, &bad, why, sizeof(why)) != 1 || bad) {
+        envelope_free(&old);
+        return false;
+    }
+    envelope_free(&old);
+    return (uint64_t)start == env_size && start <= dsize;
+}
+
+/*
+ * A data file without <qid>.env: committed messages carry their envelope as the file's
+ * trailer. Without a trailer it is a commit cut short (before the rename nothing was
+ * acknowledged) or a removal cut short (envelope unlinked first): removed. A trailer that
+ * is there but does not decode was committed once: quarantined for a human.
+ */
+static void recover_from_trailer(struct spool *sp, struct item *it, struct spool_recovery *rec)
+{
+    char datan[NAME_LEN], why[200];
+    unsigned both = (1u << SD_QUEUE) | (1u << SD_HOLD);
+    struct spool_entry *e;
+    off_t start;
+    int d, bad, found;
+
+    snprintf(datan, sizeof(datan), "%s.data", it->qid);
+    if (it->data_in == both) {
+        /* cannot happen through our own renames; keep the queued copy */
+        quarantine(sp, SD_HOLD, datan, it->qid, "second data file (also in queue/)", rec);
+        it->data_in = 1u << SD_QUEUE;
+    }
+    d = bit_dir(it->data_in);
+    e = calloc(1, sizeof(*e));
+    if (!e)
+        return;   /* stays on disk for the next start */
+    found = load_trailer(sp->dirfd[d], it->qid, &e->env, &start, &bad, why, sizeof(why));
+    if (found == 0) {
+        spool_entry_free(e);
+        if (unlinkat(sp->dirfd[d], datan, 0) == 0) {
+            rec->removed++;
+            log_notice("spool removed unfinished id=%s file=%s/%s reason=\"data without envelope\"",
+                       it->qid, spool_dir_names[d], datan);
+        }
+        return;
+    }
+    if (found < 0 || bad) {
+        quarantine(sp, d, datan, it->qid, why, rec);
+        spool_entry_free(e);
+        return;
+    }
+    e->place = d == SD_HOLD ? SPOOL_HELD : SPOOL_QUEUED;
+    if (spool_index_add(sp, e) != SPOOL_OK) {
+        spool_entry_free(e);
+        return;
+    }
+    queue_id_seed(&sp->gen, it->qid);
+    if (d == SD_HOLD)
+        rec->held++;
+    else
+        rec->loaded++;
+    log_debug("spool recovered id=%s dir=%s size=%llu rcpts=%zu (envelope from the trailer)",
+              it->qid, spool_dir_names[d], (unsigned long long)e->env.size, e->env.nrcpt);
 }
 
 static void resolve(struct spool *sp, struct item *it, struct spool_recovery *rec)
@@ -241,14 +384,7 @@ static void resolve(struct spool *sp, struct item *it, struct spool_recovery *re
         it->env_in = 1u << SD_QUEUE;
     }
     if (!it->env_in) {
-        /* data alone: a commit that never reached its envelope, or a removal cut short
-         * (envelope unlinked first): never an acknowledged, undelivered message */
-        for (int k = SD_QUEUE; k <= SD_HOLD; k++)
-            if ((it->data_in & (1u << k)) && unlinkat(sp->dirfd[k], datan, 0) == 0) {
-                rec->removed++;
-                log_notice("spool removed unfinished id=%s file=%s/%s reason=\"data without envelope\"",
-                           it->qid, spool_dir_names[k], datan);
-            }
+        recover_from_trailer(sp, it, rec);
         return;
     }
     d = bit_dir(it->env_in);
@@ -288,7 +424,7 @@ static void resolve(struct spool *sp, struct item *it, struct spool_recovery *re
         spool_entry_free(e);
         return;
     }
-    if ((uint64_t)dsize != e->env.size) {
+    if ((uint64_t)dsize != e->env.size && !trailer_follows(sp->dirfd[d], it->qid, e->env.size, dsize)) {
         snprintf(why, sizeof(why), "data size %lld differs from envelope size %llu",
                  (long long)dsize, (unsigned long long)e->env.size);
         quarantine(sp, d, envn, it->qid, why, rec);

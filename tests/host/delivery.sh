@@ -148,7 +148,7 @@ out=$("$TOOL" -n 2 -r 2 -t 20 "$T/s5" 127.0.0.1 "$P" 2>"$T/5.log"); rc=$?
 expect "5xx: tool exits 0" "$rc" 0
 expect "5xx: counts" "$out" "sent=0 deferred=0 bounced=4 done=2 bounces=2 inbound=0 outbound=2"
 expect "5xx: log says bounced with the reply" "$(grep -c 'status=bounced (500 5.3.0' "$T/5.log")" 4
-envs=$(ls "$T"/s5/queue/*.env 2>/dev/null)
+envs=$(ls "$T"/s5/queue/*.data 2>/dev/null)    # a bounce's envelope: its data file's trailer
 expect "5xx: bounces have the null sender" "$(cat $envs | grep -c '^sender -$')" 2
 expect "5xx: bounces go outbound" "$(cat $envs | grep -c '^direction outbound$')" 2
 expect "5xx: bounces go to the original sender" "$(cat $envs | grep -c '^rcpt pending 0 [0-9]* sender@example.org')" 2

@@ -121,20 +121,20 @@ ok "list shows 3 messages oldest first (plain and --json); show gives envelope, 
 
 # --- hold / release / flush / delete -----------------------------------------------------------------------
 expect 0 "$Q1: on hold" queue hold "$Q1"
-[ -f "$work/spool/hold/$Q1.env" ] && [ ! -f "$work/spool/queue/$Q1.env" ] || fail "held message not in hold/"
+[ -f "$work/spool/hold/$Q1.data" ] && [ ! -f "$work/spool/queue/$Q1.data" ] || fail "held message not in hold/"
 expect 0 "^$Q1 held " queue list
 expect 1 "already on hold" queue hold "$Q1"
 expect 1 "on hold: release it first" queue flush "$Q1"
 expect 1 "mailrelayd *held *1" status
 expect 0 "$Q1: released" queue release "$Q1"
-[ -f "$work/spool/queue/$Q1.env" ] || fail "released message not back in queue/"
+[ -f "$work/spool/queue/$Q1.data" ] || fail "released message not back in queue/"
 expect 1 "is not on hold" queue release "$Q1"
 ok "hold moves to hold/, release back; double hold/release and flush of a held message refused"
 expect 0 "rescheduled" queue flush "$Q2"
 expect 0 "rescheduled" queue flush
 ok "flush of one message and of all"
 expect 0 "$Q3: deleted" queue delete "$Q3"
-[ ! -f "$work/spool/queue/$Q3.env" ] || fail "deleted message still on disk"
+[ ! -f "$work/spool/queue/$Q3.data" ] || fail "deleted message still on disk"
 expect 1 "no message $Q3 in the queue" queue delete "$Q3"
 expect 1 "no message $Q3" queue show "$Q3"
 expect 0 "^2 messages" queue list

@@ -51,7 +51,7 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 port_open() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1).close()"; }
-queued() { find "$work/spool/queue" -name '*.env' 2>/dev/null | wc -l; }
+queued() { find "$work/spool/queue" -name '*.data' 2>/dev/null | wc -l; }
 incoming() { find "$work/spool/incoming" -type f 2>/dev/null | wc -l; }
 
 P=$(free_port) PL=$(free_port) P2=$(free_port) DEAD=$(free_port)
@@ -157,11 +157,13 @@ out=$(swaks --server 127.0.0.1:$P --to bob@example.net --from alice@example.org 
       --header "Message-Id: <normal-1@test>" 2>&1)
 qid=$(sed -n 's/.*250 2.0.0 Ok: queued as \([0-9a-f]\{20\}\).*/\1/p' <<<"$out")
 [ -n "$qid" ] || { echo "$out"; fail "normal message: no 250 with queue id"; }
-[ -f "$work/spool/queue/$qid.env" ] && [ -f "$work/spool/queue/$qid.data" ] || fail "message $qid not in spool/queue"
+[ -f "$work/spool/queue/$qid.data" ] || fail "message $qid not in spool/queue"
 grep -q "normal-1@test" "$work/spool/queue/$qid.data" || fail "message $qid data lacks its Message-Id"
 grep -q "^Received: from .* by mx.test (mailrelayd) with ESMTP id $qid" "$work/spool/queue/$qid.data" \
     || grep -A1 "^Received:" "$work/spool/queue/$qid.data" | grep -q "id $qid" || fail "no Received: with the queue id"
-grep -q "sender alice@example.org" "$work/spool/queue/$qid.env" || fail "envelope lacks the sender"
+# the envelope is the data file's trailer (mailrelay/spool_trailer.h)
+tail -c 27 "$work/spool/queue/$qid.data" | grep -q "^envelope-length [0-9]\{10\}$" || fail "data file $qid lacks the envelope trailer"
+grep -q "^sender alice@example.org" "$work/spool/queue/$qid.data" || fail "envelope lacks the sender"
 grep -q "message id=$qid client=127.0.0.1" "$work/relayd.log" || fail "no 'id=$qid client=' log line"
 grep -q "message id=$qid from=<alice@example.org> size=[0-9]* nrcpt=1" "$work/relayd.log" || fail "no 'id=$qid from= size= nrcpt=' log line"
 ok "normal message accepted as $qid, on disk, logged with id=$qid"
@@ -208,7 +210,7 @@ ok "oversize refused: SIZE= 552 5.3.4, real data 552 5.3.4"
 out=$(swaks --server 127.0.0.1:$P --to r1@example.net,r2@example.net,r3@example.net,r4@example.net,r5@example.net,r6@example.net 2>&1)
 grep -q "452 4.5.3" <<<"$out" || { echo "$out"; fail "6th recipient not refused with 452 4.5.3"; }
 q5=$(sed -n 's/.*queued as \([0-9a-f]\{20\}\).*/\1/p' <<<"$out")
-[ -n "$q5" ] && [ "$(grep -c '^rcpt ' "$work/spool/queue/$q5.env")" = 5 ] || fail "message with 5 recipients not queued with 5"
+[ -n "$q5" ] && [ "$(grep -c '^rcpt ' "$work/spool/queue/$q5.data")" = 5 ] || fail "message with 5 recipients not queued with 5"
 ok "6th recipient 452 4.5.3, message queued with 5"
 
 # --- 5. pipelining and line length -----------------------------------------------------------------
@@ -305,7 +307,7 @@ ok "client outside provider_networks refused at the greeting (554 5.7.1)"
 out=$(swaks --server 127.0.0.1:$PL --to someone@example.com --from inside@example.net 2>&1)
 ql=$(sed -n 's/.*queued as \([0-9a-f]\{20\}\).*/\1/p' <<<"$out")
 [ -n "$ql" ] || { echo "$out"; fail "LAN client could not relay to example.com"; }
-grep -q "^direction outbound" "$work/spool2/queue/$ql.env" || fail "LAN message not marked outbound"
+grep -q "^direction outbound" "$work/spool2/queue/$ql.data" || fail "LAN message not marked outbound"
 ok "LAN listener: lan_networks client relays to example.com, spooled as outbound"
 kill -TERM "$R2"; wait "$R2" 2>/dev/null
 

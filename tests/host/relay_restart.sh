@@ -50,7 +50,7 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 port_open() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1).close()"; }
-queued() { find "$work/spool/queue" -name '*.env' 2>/dev/null | wc -l; }
+queued() { find "$work/spool/queue" -name '*.data' 2>/dev/null | wc -l; }
 
 P=$(free_port) SP=$(free_port)
 cat >"$work/mailtun.conf" <<EOC
@@ -90,7 +90,7 @@ send() {
 check_acked() {
     local missing=0 q id
     while read -r q id; do
-        [ -f "$work/spool/queue/$q.env" ] && [ -f "$work/spool/queue/$q.data" ] || { echo "missing $q ($id)"; missing=$((missing + 1)); }
+        [ -f "$work/spool/queue/$q.data" ] || { echo "missing $q ($id)"; missing=$((missing + 1)); }
     done <"$work/acked"
     [ "$missing" = 0 ] || fail "$missing acknowledged messages lost after kill -9"
     [ -z "$(ls -A "$work/spool/incoming")" ] || fail "incoming/ not cleaned by recovery"

@@ -4,10 +4,10 @@
 # The spool is a 2 MB tmpfs the test mounts (and unmounts on every exit path). mailrelayd
 # (inside server down) takes 100 kB messages until the disk is full, then 2 kB ones until even
 # those fail: each refusal must be "452 4.3.1" (temporary), the daemon stays up, queue/ holds
-# only complete pairs (<qid>.env + <qid>.data, data size as the envelope says), incoming/
+# only complete messages (<qid>.data ending with its envelope trailer), incoming/
 # holds nothing of the refused messages. Then smtp-sink comes up, the queue drains, and the
 # same daemon accepts mail again without anyone touching it; every acknowledged message is in
-# the sink. Last, with the daemon stopped, one envelope is corrupted and a foreign file, a
+# the sink. Last, with the daemon stopped, one envelope trailer is corrupted and a foreign file, a
 # foreign directory and an orphan envelope are dropped into queue/: the restart quarantines
 # them with a log line each, keeps the good message, and serves. Bounded: about 20 s.
 set -u
@@ -87,18 +87,18 @@ start_relayd() {
     RPID=$!; pids+=("$RPID")
     wait_for 10 "mailrelayd listening" port_open "$P"
 }
-# Every message in queue/ complete: both files, data size as the envelope's size= says.
+# Every message in queue/ complete: its data file ends with the envelope trailer's footer
+# (mailrelay/spool_trailer.h), and an envelope rewritten beside it (.env) has its data.
 check_pairs() {
-    local e q d n=0
-    for e in "$work/spool/queue"/*.env; do
-        [ -e "$e" ] || continue
-        q=${e%.env}
-        [ -f "$q.data" ] || fail "envelope without data: $(basename "$e")"
-        n=$((n + 1))
-    done
+    local e d n=0
     for d in "$work/spool/queue"/*.data; do
         [ -e "$d" ] || continue
-        [ -f "${d%.data}.env" ] || fail "data without envelope: $(basename "$d")"
+        tail -c 27 "$d" | grep -q '^envelope-length [0-9]\{10\}$' || fail "data without envelope trailer: $(basename "$d")"
+        n=$((n + 1))
+    done
+    for e in "$work/spool/queue"/*.env; do
+        [ -e "$e" ] || continue
+        [ -f "${e%.env}.data" ] || fail "envelope without data: $(basename "$e")"
     done
     [ "$(count incoming)" = 0 ] || { ls -la "$work/spool/incoming"; fail "incoming/ keeps $(count incoming) files of refused messages"; }
     echo "$n"
@@ -146,25 +146,35 @@ kill -9 "$SINKPID"; wait "$SINKPID" 2>/dev/null    # the sink: two messages stay
 out=$($PY "$H" fill --port "$P" --size 3000 --count 2 --prefix keep); echo "    $out"
 grep -q "acked=2" <<<"$out" || fail "two messages for the corruption test not accepted: $out"
 kill -TERM "$RPID"; wait "$RPID" || fail "exit status $? after SIGTERM"
-envs=("$work/spool/queue"/*.env)
-[ "${#envs[@]}" = 2 ] || fail "want 2 queued envelopes, have ${#envs[@]}"
-bad=$(basename "${envs[0]}" .env) good=$(basename "${envs[1]}" .env)
-printf 'this is not an envelope\n\x00\xff\n' >"${envs[0]}"
+datas=("$work/spool/queue"/*.data)
+[ "${#datas[@]}" = 2 ] || fail "want 2 queued messages, have ${#datas[@]}"
+bad=$(basename "${datas[0]}" .data) good=$(basename "${datas[1]}" .data)
+# damage the bad one's envelope trailer; give the good one's envelope to a queue ID without data
+$PY - "${datas[0]}" "${datas[1]}" "$work/spool/queue/${good%?????}fffff.env" <<'PY'
+import sys
+bad, good, orphan = sys.argv[1:4]
+b = open(bad, "rb").read()
+i = b.rindex(b"mailtun-envelope 1\n")
+open(bad, "wb").write(b[:i] + b"mailtun-envelope X\n" + b[i + 19:])
+g = open(good, "rb").read()
+n = int(g[-11:-1])
+env = g[-27 - n:-27].replace(good.rsplit("/", 1)[1][:-5].encode(), orphan.rsplit("/", 1)[1][:-4].encode())
+open(orphan, "wb").write(env)
+PY
 echo "hello" >"$work/spool/queue/README"
 mkdir "$work/spool/queue/somedir"; chown nobody "$work/spool/queue/somedir"
-cp -p "${envs[1]}" "$work/spool/queue/${good%?????}fffff.env"     # an envelope with no data
 : >"$work/relayd.log.restart"
 "$RELAYD" -f -c "$work/mailtun.conf" >"$work/relayd.log.restart" 2>&1 &
 RPID=$!; pids+=("$RPID")
 wait_for 10 "mailrelayd listening after the corrupt restart" port_open "$P"
 sed -n 's/^.*\(spool quarantined.*\)/    \1/p; s/^.*\(spool open .*\)/    \1/p' "$work/relayd.log.restart"
-grep -q "spool quarantined id=$bad file=queue/$bad.env" "$work/relayd.log.restart" || fail "corrupt envelope not quarantined"
+grep -q "spool quarantined id=$bad file=queue/$bad.data" "$work/relayd.log.restart" || fail "corrupt envelope trailer not quarantined"
 grep -q "spool quarantined .*file=queue/README" "$work/relayd.log.restart" || fail "foreign file not quarantined"
 grep -q "spool quarantined .*file=queue/somedir" "$work/relayd.log.restart" || fail "foreign directory not quarantined"
 grep -q "spool quarantined .*file=queue/${good%?????}fffff.env" "$work/relayd.log.restart" || fail "orphan envelope not quarantined"
 grep -q "spool open .*loaded=1 " "$work/relayd.log.restart" || fail "the good message was not kept"
-[ -f "$work/spool/quarantine/$bad.env" ] && [ -f "$work/spool/quarantine/README" ] || fail "quarantine/ lacks the files"
-[ -f "$work/spool/queue/$good.env" ] && [ -f "$work/spool/queue/$good.data" ] || fail "the good message left queue/"
+[ -f "$work/spool/quarantine/$bad.data" ] && [ -f "$work/spool/quarantine/README" ] || fail "quarantine/ lacks the files"
+[ -f "$work/spool/queue/$good.data" ] || fail "the good message left queue/"
 $PY "$H" legit --port "$P" >/dev/null || fail "not serving after the corrupt restart"
 ok "corrupt envelope, foreign file and directory, orphan envelope: quarantined and logged, good message kept, serving"
 

@@ -156,8 +156,12 @@ static void test_commit_and_recover(void **state)
     commit_one(sp, "", 0, 200, b);        /* 6 KB, a bounce */
     assert_true(strcmp(a, b) < 0);
     assert_int_equal(spool_count(sp), 2);
-    snprintf(name, sizeof(name), "%s.env", a);
+    /* one file per message: the envelope is the data file's trailer, no .env yet */
+    snprintf(name, sizeof(name), "%s.data", a);
     assert_true(exists(f, "queue", name));
+    snprintf(name, sizeof(name), "%s.env", a);
+    assert_false(exists(f, "queue", name));
+    assert_int_equal(count_files(f, "queue"), 2);
     assert_int_equal(count_files(f, "incoming"), 0);
     spool_close(sp);
 
@@ -174,8 +178,12 @@ static void test_commit_and_recover(void **state)
     assert_true(fd >= 0);
     n = read(fd, buf, sizeof(buf));
     close(fd);
-    assert_int_equal(n, sizeof(body) - 1);
+    /* the message, then the envelope trailer and its footer */
+    assert_true(n > (ssize_t)(sizeof(body) - 1 + 27));
     assert_memory_equal(buf, body, sizeof(body) - 1);
+    assert_memory_equal(buf + sizeof(body) - 1, "mailtun-envelope 1", 18);
+    assert_memory_equal(buf + n - 27, "envelope-length ", 16);
+    assert_int_equal(spool_lookup(sp, a)->env.size, sizeof(body) - 1);
     /* a new ID sorts after everything recovered */
     commit_one(sp, "x@y", 0, 1, a);
     assert_true(strcmp(a, b) > 0);
@@ -203,52 +211,98 @@ static char *read_whole(const struct fx *f, const char *sub, const char *name, s
     return buf;
 }
 
+/* Splits a committed data file (message + envelope trailer + footer) into its parts. */
+static void split_committed(const struct fx *f, const char *qid, char **msg, size_t *msglen,
+                            char **env, size_t *envlen)
+{
+    char name[64], *text;
+    size_t len, l = 0;
+
+    snprintf(name, sizeof(name), "%s.data", qid);
+    text = read_whole(f, "queue", name, &len);
+    assert_true(len > 27);
+    assert_memory_equal(text + len - 27, "envelope-length ", 16);
+    for (size_t i = len - 11; i < len - 1; i++)
+        l = l * 10 + (size_t)(text[i] - '0');
+    *msglen = len - 27 - l;
+    *envlen = l;
+    *msg = malloc(*msglen + 1);
+    *env = malloc(l + 1);
+    memcpy(*msg, text, *msglen);
+    memcpy(*env, text + *msglen, l);
+    free(text);
+}
+
 static void test_crash_leftovers(void **state)
 {
     struct fx *f = *state;
     struct spool_recovery rec;
     struct spool *sp = open_ok(f, NULL);
     char good[QUEUE_ID_SIZE], trunc[QUEUE_ID_SIZE], mism[QUEUE_ID_SIZE], late[QUEUE_ID_SIZE];
-    char n1[64], n2[64], *text;
-    size_t len;
+    char badtr[QUEUE_ID_SIZE], n1[64], *text, *msg, *env, *p;
+    size_t len, msglen, envlen;
 
     commit_one(sp, "a@x", 0, 1, good);
     commit_one(sp, "b@x", 0, 1, trunc);
     commit_one(sp, "c@x", 0, 1, mism);
     commit_one(sp, "d@x", 0, 1, late);
+    commit_one(sp, "e@x", 0, 1, badtr);
     spool_close(sp);
 
     /* 1: a half-received message in incoming/ */
     write_file(f, "incoming", "0005f3a1c2d4e0001a2b.data", "partial", 7);
-    /* 2: data without envelope in queue/ (a commit or a removal cut short: removed) */
+    /* 2: data with neither envelope nor trailer in queue/ (a removal cut short: removed) */
     write_file(f, "queue", "0005f3a1c2d4e0002a2b.data", "orphan", 6);
-    /* 3: a truncated envelope */
+    /* 3: a rewritten envelope (.env beside the data) that was truncated */
+    split_committed(f, trunc, &msg, &msglen, &env, &envlen);
     snprintf(n1, sizeof(n1), "%s.env", trunc);
+    write_file(f, "queue", n1, env, envlen - 5);
+    free(msg);
+    free(env);
+    /* 4: a trailer whose envelope does not decode (committed once: quarantined) */
+    snprintf(n1, sizeof(n1), "%s.data", badtr);
     text = read_whole(f, "queue", n1, &len);
-    write_file(f, "queue", n1, text, len - 5);
+    p = memmem(text, len, "\nsender ", 8);
+    assert_non_null(p);
+    memcpy(p + 1, "sendxr", 6);
+    write_file(f, "queue", n1, text, len);
     free(text);
-    /* 4: envelope and data disagree on the size */
+    /* 5: the data is longer than the trailer's message size says */
     snprintf(n1, sizeof(n1), "%s.data", mism);
-    write_file(f, "queue", n1, "shorter", 7);
-    /* 5: a foreign file and a directory */
+    text = read_whole(f, "queue", n1, &len);
+    p = malloc(len + 1);
+    p[0] = 'X';
+    memcpy(p + 1, text, len);
+    write_file(f, "queue", n1, p, len + 1);
+    free(p);
+    free(text);
+    /* 6: a foreign file and a directory */
     write_file(f, "queue", "README.txt", "hi", 2);
     assert_int_equal(mkdir(path_in(f, "queue", "subdir"), 0700), 0);
-    /* 6: the envelope rename reached disk, the data rename did not */
+    /* 7: a spool of the two-file layout (envelope in .env, data without trailer) whose
+     *    envelope rename reached the disk while the data rename did not */
+    split_committed(f, late, &msg, &msglen, &env, &envlen);
     snprintf(n1, sizeof(n1), "%s.data", late);
-    snprintf(n2, sizeof(n2), "%s.data", late);
-    assert_int_equal(rename(path_in(f, "queue", n1), path_in(f, "incoming", n2)), 0);
+    assert_int_equal(unlink(path_in(f, "queue", n1)), 0);
+    write_file(f, "incoming", n1, msg, msglen);
+    snprintf(n1, sizeof(n1), "%s.env", late);
+    write_file(f, "queue", n1, env, envlen);
+    free(msg);
+    free(env);
 
     sp = open_ok(f, &rec);
     assert_int_equal(rec.loaded, 2);          /* good + late */
     assert_int_equal(rec.completed, 1);
     assert_int_equal(rec.removed, 2);         /* the partial in incoming/, the orphan data */
-    assert_int_equal(rec.quarantined, 2 + 2 + 2);
+    assert_int_equal(rec.quarantined, 2 + 1 + 1 + 2);
     assert_non_null(spool_lookup(sp, good));
     assert_non_null(spool_lookup(sp, late));
+    assert_int_equal(spool_lookup(sp, late)->env.size, msglen);
     assert_null(spool_lookup(sp, trunc));
     assert_null(spool_lookup(sp, mism));
+    assert_null(spool_lookup(sp, badtr));
     assert_int_equal(count_files(f, "incoming"), 0);
-    assert_int_equal(count_files(f, "queue"), 4);
+    assert_int_equal(count_files(f, "queue"), 3);    /* good.data, late.env + late.data */
     assert_int_equal(count_files(f, "quarantine"), 6);
     assert_true(exists(f, "quarantine", "README.txt"));
     assert_false(exists(f, "quarantine", "0005f3a1c2d4e0002a2b.data"));
@@ -440,13 +494,25 @@ static void test_due_order_and_update(void **state)
         assert_int_equal(en->due, 1000);
         assert_int_equal(en->env.rcpt[0].state, RCPT_SENT);
         assert_string_equal(en->env.rcpt[1].last_reply, "451 4.3.0 later");
+        assert_int_equal(en->env.size, sizeof(body) - 1);
     }
+    /* the rewritten envelope (.env) travels with its data file into hold/ and back */
+    assert_int_equal(spool_hold(sp, q[1]), SPOOL_OK);
+    assert_int_equal(spool_hold(sp, q[0]), SPOOL_OK);     /* no .env: the data alone */
+    assert_int_equal(count_files(f, "hold"), 3);
+    spool_close(sp);
+    sp = open_ok(f, NULL);
+    assert_int_equal(spool_lookup(sp, q[1])->place, SPOOL_HELD);
+    assert_int_equal(spool_lookup(sp, q[1])->env.rcpt[0].state, RCPT_SENT);
+    assert_int_equal(spool_lookup(sp, q[0])->place, SPOOL_HELD);
+    assert_int_equal(spool_release(sp, q[1]), SPOOL_OK);
+    assert_int_equal(count_files(f, "hold"), 1);
     spool_close(sp);
 }
 
 static void assert_nothing_left(const struct fx *f, struct spool *sp, size_t count)
 {
-    assert_int_equal(count_files(f, "queue"), (int)count * 2);
+    assert_int_equal(count_files(f, "queue"), (int)count);   /* one file per message */
     assert_int_equal(count_files(f, "incoming"), 0);
     assert_int_equal(spool_count(sp), count);
 }
@@ -459,11 +525,11 @@ static void test_enospc_injected(void **state)
     struct envelope e;
     struct cb_log *log = calloc(1, sizeof(*log));
     char ok[QUEUE_ID_SIZE];
-    /* each step of a commit: body write, env write, data fsync, env fsync, data rename,
-     * env rename, directory fsync */
+    /* each step of a commit: body write, envelope trailer write, footer write, fsync of
+     * the data file, its rename, directory fsync */
     const struct { enum spool_fault_op op; unsigned nth; } steps[] = {
-        { SPOOL_FAULT_WRITE, 2 }, { SPOOL_FAULT_FSYNC, 1 }, { SPOOL_FAULT_FSYNC, 2 },
-        { SPOOL_FAULT_FSYNC, 3 }, { SPOOL_FAULT_RENAME, 1 }, { SPOOL_FAULT_RENAME, 2 },
+        { SPOOL_FAULT_WRITE, 2 }, { SPOOL_FAULT_WRITE, 3 }, { SPOOL_FAULT_FSYNC, 1 },
+        { SPOOL_FAULT_FSYNC, 2 }, { SPOOL_FAULT_RENAME, 1 },
     };
 
     make_env(&e, "a@x", 0);
@@ -493,7 +559,7 @@ static void test_enospc_injected(void **state)
         memcpy(log->qid[i], spool_msg_qid(m), QUEUE_ID_SIZE);
         assert_int_equal(spool_commit_async(m, &e, on_commit, log), SPOOL_OK);
     }
-    spool_test_fault(SPOOL_FAULT_FSYNC, 7, ENOSPC);   /* 3 x (data, env) then the directory */
+    spool_test_fault(SPOOL_FAULT_FSYNC, 4, ENOSPC);   /* 3 data files, then the directory */
     assert_int_equal(spool_flush_commits(sp), 3);
     for (int i = 0; i < 3; i++)
         assert_int_equal(log->calls[i] * 10 - log->status[i], 10 + 1);
