@@ -178,6 +178,7 @@ pppd_build_argv(const struct pppd_config *cfg, struct pppd_argv *out, char *err,
     push_num(&b, "lcp-echo-failure", cfg->lcp_echo_failure, 1, 1000);
     push_num(&b, "mtu", cfg->mtu, 128, 16384);
     push_num(&b, "mru", cfg->mru, 128, 16384);
+    push_num(&b, "mailtun-timeout", cfg->call_timeout, 1, 300);
     if (cfg->options_file != NULL)
         push_opt(&b, "file", cfg->options_file);
 

@@ -37,6 +37,8 @@ struct pppd_config {
     int mtu;                    /* 0 = leave pppd's default */
     int mru;                    /* 0 = leave pppd's default */
     int debug;                  /* non-zero: `debug` */
+    int call_timeout;           /* `mailtun-timeout` (s the plugin waits for the call);
+                                   0 = the plugin's default */
 };
 
 /* The command line; argv[] points into cfg's strings and into store. */

@@ -30,6 +30,8 @@
 #define PPPD_GRACE_MS 5000          /* pppd saying goodbye over a working call */
 #define PPPD_QUICK_GRACE_MS 300     /* the server is gone: nobody to say goodbye to */
 #define FAST_RETRY_WINDOW_S 60      /* after an uplink change, retry at backoff_min */
+#define WARM_CALL_TIMEOUT_S 300     /* a pppd started ahead waits this long for its call */
+#define WARM_MIN_LIFE_S 60          /* one that died sooner is not started ahead again */
 
 struct tunnel {
     struct event_base *base;
@@ -47,6 +49,9 @@ struct tunnel {
     struct ctl_client *plugin;          /* pppd's plugin, once it said hello */
     struct ctl_client *plugin_waiting;  /* asked for the call before it was established */
     char pppd_said[160];                /* pppd's own exit reason (PPP_EXIT), this attempt */
+    int pppd_warm;                      /* pppd started ahead of the next dial: no call yet */
+    int warm_off;                       /* a warm pppd died early: wait for a real dial */
+    time_t warm_since;
     long kill_grace_ms;
     time_t fast_retry_until;            /* uplink just changed: the provider may still hold
                                            the old session for a few seconds */
@@ -157,6 +162,7 @@ static void teardown(struct tunnel *t, const char *reason)
                  t->kill_grace_ms, t->pppd_said);
         arm(t->pppd_kill_timer, t->kill_grace_ms);
     } else if (t->pppd.pid && !t->pppd.term_sent && !t->pppd_said[0]) {
+        t->pppd_warm = 0;       /* one started ahead goes too: no dial may take it now */
         /* With the call gone pppd's LCP goodbye only waits out its timers. */
         int server_there = t->conn && pptp_conn_state(t->conn) == PPTP_ST_ESTABLISHED;
         t->kill_grace_ms = server_there ? PPPD_GRACE_MS : PPPD_QUICK_GRACE_MS;
@@ -254,7 +260,7 @@ static void send_call_reply(struct tunnel *t, struct ctl_client *c)
              t->call.local_call_id, t->call.peer_call_id);
 }
 
-static void start_pppd(struct tunnel *t)
+static void start_pppd(struct tunnel *t, int warm)
 {
     struct pppd_config pc;
     struct pppd_argv argv;
@@ -273,13 +279,41 @@ static void start_pppd(struct tunnel *t)
     pc.lcp_echo_failure = (int)t->conf->lcp_echo_failure;
     pc.mtu = pc.mru = (int)t->conf->mtu;
     pc.debug = log_get_level() >= LOG_LVL_DEBUG;
+    if (warm)
+        pc.call_timeout = WARM_CALL_TIMEOUT_S;
     if (pppd_build_argv(&pc, &argv, err, sizeof(err)) < 0 ||
         pppd_child_spawn(&t->pppd, &argv, STDERR_FILENO, err, sizeof(err)) < 0) {
-        tunnel_fail(t, err);
+        if (warm) {
+            log_warnx("pppd not started ahead reason=\"%s\"", err);
+            t->warm_off = 1;
+        } else {
+            tunnel_fail(t, err);
+        }
+        return;
+    }
+    if (warm) {
+        t->pppd_warm = 1;
+        t->warm_since = time(NULL);
+        log_info("pppd started ahead pid=%d plugin=%s (waits for the next call)", (int)t->pppd.pid,
+                 t->conf->plugin);
         return;
     }
     log_info("pppd started pid=%d plugin=%s", (int)t->pppd.pid, t->conf->plugin);
     arm(t->setup_timer, t->conf->connect_timeout_ms * 2);
+}
+
+/*
+ * While the uplink is away (the DSL line's daily disconnect), start the next attempt's pppd
+ * already: its start-up (exec, libraries, plugin, options) is then done when the line is
+ * back, instead of competing for the CPU with the dial on a small router. Its plugin waits
+ * for the call (mailtun-timeout WARM_CALL_TIMEOUT_S); one that dies sooner than
+ * WARM_MIN_LIFE_S is not replaced until a link came up again, so a broken pppd set-up cannot
+ * loop here.
+ */
+static void maybe_start_warm(struct tunnel *t)
+{
+    if (!t->pppd.pid && !t->conn && !t->warm_off && t->state == TUNNEL_WAIT_UPLINK)
+        start_pppd(t, 1);
 }
 
 static void on_call_established(void *arg, const struct pptp_call_info *call)
@@ -297,7 +331,7 @@ static void on_call_established(void *arg, const struct pptp_call_info *call)
              call->peer_call_id, ntoa(t->gre_local, a), call->connect_speed);
     set_state(t, TUNNEL_PPP, "call established");
     if (!t->pppd.pid) {
-        start_pppd(t);
+        start_pppd(t, 0);
     } else if (t->plugin_waiting) {
         /* pppd started while we dialled and is waiting for exactly this. */
         send_call_reply(t, t->plugin_waiting);
@@ -356,8 +390,8 @@ static void maybe_dial(struct tunnel *t)
     uint16_t call_id;
     struct uplink_state up;
 
-    if (!t->dial_wanted || t->conn || t->pppd.pid || t->state == TUNNEL_STOPPING ||
-        t->state == TUNNEL_STOPPED)
+    if (!t->dial_wanted || t->conn || (t->pppd.pid && !t->pppd_warm) ||
+        t->state == TUNNEL_STOPPING || t->state == TUNNEL_STOPPED)
         return;
     uplink_get(t->uplink, &up);
     if (!uplink_usable(&up)) {
@@ -365,6 +399,7 @@ static void maybe_dial(struct tunnel *t)
         snprintf(err, sizeof(err), "uplink %s %s", t->conf->uplink,
                  !up.present ? "does not exist" : !up.up ? "is down" : "has no IPv4 address");
         set_state(t, TUNNEL_WAIT_UPLINK, err);
+        maybe_start_warm(t);
         return;
     }
     /* The host route first, or the control connection would try to go through the tunnel. */
@@ -372,6 +407,7 @@ static void maybe_dial(struct tunnel *t)
         /* No path to the server yet: a route change (uplink.c) will bring us back here. */
         set_state(t, TUNNEL_WAIT_UPLINK, err);
         snprintf(t->last_error, sizeof(t->last_error), "%s", err);
+        maybe_start_warm(t);
         return;
     }
     pptp_ctrl_config_defaults(&pc);
@@ -397,8 +433,16 @@ static void maybe_dial(struct tunnel *t)
     }
     /* pppd and its plugin take a while to start: let that overlap the PPTP handshake.
      * The plugin's call request waits until the call is established. */
-    if (t->state == TUNNEL_DIALING)
-        start_pppd(t);
+    if (t->state != TUNNEL_DIALING)
+        return;
+    if (t->pppd.pid && t->pppd_warm && !t->pppd.term_sent) {
+        t->pppd_warm = 0;
+        log_info("pppd pid=%d started ahead %lds ago takes this call", (int)t->pppd.pid,
+                 (long)(time(NULL) - t->warm_since));
+        arm(t->setup_timer, t->conf->connect_timeout_ms * 2);
+    } else if (!t->pppd.pid) {
+        start_pppd(t, 0);
+    }
 }
 
 /*
@@ -407,7 +451,8 @@ static void maybe_dial(struct tunnel *t)
  */
 static void teardown_fast(struct tunnel *t, const char *reason)
 {
-    refuse_waiting_plugin(t, reason);
+    if (!t->pppd_warm)      /* a pppd started ahead has no call to lose: it waits for the next */
+        refuse_waiting_plugin(t, reason);
     if (t->up_since)
         publish_link_down(t, reason);
     evtimer_del(t->setup_timer);
@@ -416,7 +461,7 @@ static void teardown_fast(struct tunnel *t, const char *reason)
         t->conn = NULL;
         t->call_up = 0;
     }
-    if (t->pppd.pid) {
+    if (t->pppd.pid && !t->pppd_warm) {
         pppd_child_terminate(&t->pppd);
         pppd_child_escalate(&t->pppd, 0);
     }
@@ -606,6 +651,19 @@ void tunnel_child_exited(struct tunnel *t)
     evtimer_del(t->pppd_kill_timer);
     t->plugin = NULL;
     refuse_waiting_plugin(t, "pppd exited");
+    if (t->pppd_warm) {
+        long lived = (long)(time(NULL) - t->warm_since);
+        t->pppd_warm = 0;
+        if (lived < WARM_MIN_LIFE_S && !we_stopped_it)
+            t->warm_off = 1;
+        log_info("pppd started ahead exited after %lds %s%s", lived, ex.text,
+                 t->warm_off ? "; the next one starts with the next dial" : "");
+        if (t->state == TUNNEL_STOPPING)
+            check_stopped(t);
+        else
+            maybe_dial(t);
+        return;
+    }
     log_info("pppd exited %s", ex.text);
     /*
      * pppd gave up for lack of answers (negotiation failed: 10, LCP echoes unanswered: 15)
@@ -662,6 +720,7 @@ static void plugin_ip_up(struct tunnel *t, const struct ipc_msg *m)
     if (t->reconnects || t->dials > 1)
         t->reconnects++;
     t->failures = 0;
+    t->warm_off = 0;                /* a good link: pppd may start ahead again */
     t->up_since = time(NULL);
     t->last_error[0] = '\0';
     set_state(t, TUNNEL_UP, "ip-up with the fixed address");
@@ -687,7 +746,7 @@ void tunnel_plugin_msg(struct tunnel *t, struct ctl_client *c, const struct ipc_
     case IPC_CALL_REQUEST:
         if (t->state == TUNNEL_PPP && t->call_up) {
             send_call_reply(t, c);
-        } else if (t->state == TUNNEL_DIALING) {
+        } else if (t->state == TUNNEL_DIALING || t->pppd_warm) {
             t->plugin_waiting = c;      /* answered by on_call_established */
             log_debug("plugin waits for the call pid=%d", (int)t->pppd.pid);
         } else {

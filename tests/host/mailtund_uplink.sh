@@ -1,8 +1,9 @@
 #!/bin/bash
 # mailtund_uplink.sh — the uplink watch: mailtund waits without spinning while the DSL line
 # has no address, dials as soon as it gets one, re-dials at once when the address changes
-# (the 24-hour forced disconnect), waits again while the link is down, and moves the host
-# route to the server when the uplink's gateway changes. Scripted peers, namespaces of its own.
+# (the 24-hour forced disconnect), waits again while the link is down (with the next pppd
+# already started, waiting for its call), and moves the host route to the server when the
+# uplink's gateway changes. Scripted peers, namespaces of its own.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${B:-build}
@@ -21,13 +22,17 @@ start_mailtund
 wait_for 5 "waiting for the uplink" state_is wait-uplink
 sleep 2
 [ "$(dials)" = 0 ] || fail "dialled without an uplink address"
-ok "uplink without address: state wait-uplink, 0 dials in 2 s"
+ahead() { grep -c "pppd started ahead pid=" "$work/mailtund.log"; }
+taken() { grep -c "started ahead [0-9]*s ago takes this call" "$work/mailtund.log"; }
+[ "$(ahead)" = 1 ] || fail "expected one pppd started ahead while waiting, log says $(ahead)"
+ok "uplink without address: state wait-uplink, 0 dials in 2 s, pppd started ahead (once)"
 
 # --- 2. the line comes up: dial at once ---------------------------------------------------
 t0=$(ms)
 uplink_address 198.51.100.2
 wait_for 5 "tunnel up" state_is up
-ok "uplink address appeared: tunnel up after $(( $(ms) - t0 )) ms"
+[ "$(taken)" = 1 ] || fail "the pppd started ahead did not take the call"
+ok "uplink address appeared: tunnel up after $(( $(ms) - t0 )) ms, the pppd started ahead took the call"
 
 # --- 3. forced disconnect: new address, re-dial at once -----------------------------------
 t0=$(ms)
@@ -51,7 +56,8 @@ t0=$(ms)
 ip -n "$C" link set "vc$$" up
 ip -n "$C" route replace default via 198.51.100.1
 wait_for 5 "tunnel up after link up" state_is up
-ok "uplink up again: tunnel up after $(( $(ms) - t0 )) ms"
+[ "$(ahead)" = 2 ] && [ "$(taken)" = 2 ] || fail "link down: pppd started ahead $(ahead) times, took the call $(taken) times (want 2, 2)"
+ok "uplink up again: tunnel up after $(( $(ms) - t0 )) ms (pppd started while the link was down)"
 
 # --- 5. the gateway moves: the host route follows -----------------------------------------
 ip -n "$P" addr add 198.51.100.254/24 dev "vp$$"
