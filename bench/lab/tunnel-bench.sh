@@ -10,9 +10,13 @@
 #     gone before the next start.
 # (b) throughput: provider -> FIXED:5001, zeros for SEND_S seconds, measured by the receiver
 #     (first byte -> EOF); SENDS times per client on one session each, after a 1 s warm-up.
+# (c) the same against a provider whose data path is the kernel's too (bench/lab/kpptpd.py:
+#     the control connection in Python, the provider's pppd with mailtun.so's kernel PPTP
+#     socket and the provider's own pptpd-options), so only the clients' data paths differ.
 # Records in <results>/timing.txt: <client>_setup_<i>, <client>_launch_<i> (start -> pptpd
 # launched its pppd: the peer's share), <client>_setup_median, <client>_mbps_<i> (MB/s,
-# 10^6 bytes), <client>_mbps_median, <client>_mtu, guest_kernel; client = mailtun | pptp.
+# 10^6 bytes), <client>_mbps_median, <client>_mtu, the same with a kgre_ prefix for (c),
+# guest_kernel; client = mailtun | pptp.
 set -u
 . "$LAB_DIR/lib.sh"
 . "$LAB_DIR/mailtun_lib.sh"
@@ -105,28 +109,46 @@ for c in mailtun pptp; do
 done
 
 # ---- (b) throughput, MPPE-128 on ----
-for c in mailtun pptp; do
-    m0=$(mppe_count)
-    client_up $c
-    reach_now 30 >/dev/null || lab_fail "$c: tunnel not up for the throughput run"
-    [ "$(mppe_count)" -gt "$m0" ] || lab_fail "$c: no MPPE-128 for the throughput run"
-    lab_result ${c}_mtu "$(ip -n $LAB_NS_CUSTOMER -o link show ppp0 | sed -n 's/.* mtu \([0-9]*\) .*/\1/p')"
-    # One uncounted second first: TCP's window and the guest's page cache warm up.
-    lab_in $LAB_NS_PROVIDER $LAB_PY "$probe" send $LAB_FIXED 5001 1 >/dev/null || lab_fail "$c: warm-up send failed"
-    rates=''
-    for k in $(seq 1 $SENDS); do
-        out=$(lab_in $LAB_NS_PROVIDER $LAB_PY "$probe" send $LAB_FIXED 5001 $SEND_S) ||
-            lab_fail "$c: send $k failed: $out"
-        r=$(awk -v l="$out" 'BEGIN { split(l, f, /[ =]/); if (f[4] > 0) printf "%.2f", f[2] / f[4] / 1e6 }')
-        [ -n "$r" ] || lab_fail "$c: bad sink answer '$out'"
-        lab_result ${c}_mbps_$k "$r"
-        rates+="$r "
-        lab_log "$c throughput $k: $out -> $r MB/s"
+# throughput <key-prefix> <what> — both clients, one session each, SENDS sends of SEND_S s.
+throughput() {
+    local pre=$1 what=$2 c m0 k out r rates med
+    for c in mailtun pptp; do
+        m0=$(mppe_count)
+        client_up $c
+        reach_now 30 >/dev/null || lab_fail "$c: tunnel not up for the throughput run ($what)"
+        [ "$(mppe_count)" -gt "$m0" ] || lab_fail "$c: no MPPE-128 for the throughput run ($what)"
+        lab_result ${pre}${c}_mtu "$(ip -n $LAB_NS_CUSTOMER -o link show ppp0 | sed -n 's/.* mtu \([0-9]*\) .*/\1/p')"
+        # One uncounted second first: TCP's window and the guest's page cache warm up.
+        lab_in $LAB_NS_PROVIDER $LAB_PY "$probe" send $LAB_FIXED 5001 1 >/dev/null || lab_fail "$c: warm-up send failed ($what)"
+        rates=''
+        for k in $(seq 1 $SENDS); do
+            out=$(lab_in $LAB_NS_PROVIDER $LAB_PY "$probe" send $LAB_FIXED 5001 $SEND_S) ||
+                lab_fail "$c: send $k failed ($what): $out"
+            r=$(awk -v l="$out" 'BEGIN { split(l, f, /[ =]/); if (f[4] > 0) printf "%.2f", f[2] / f[4] / 1e6 }')
+            [ -n "$r" ] || lab_fail "$c: bad sink answer '$out' ($what)"
+            lab_result ${pre}${c}_mbps_$k "$r"
+            rates+="$r "
+            lab_log "$c throughput $k ($what): $out -> $r MB/s"
+        done
+        med=$(tr ' ' '\n' <<<"$rates" | grep . | median)
+        lab_result ${pre}${c}_mbps_median "$med"
+        lab_log "$c throughput ($what): $rates-> median $med MB/s"
+        client_down $c
     done
-    med=$(tr ' ' '\n' <<<"$rates" | grep . | median)
-    lab_result ${c}_mbps_median "$med"
-    lab_log "$c throughput: $rates-> median $med MB/s"
-    client_down $c
-done
+}
+throughput "" "provider pptpd"
+
+# ---- (c) throughput against a provider with kernel GRE (bench/lab/kpptpd.py) ----
+# pptpd copies every packet through userspace for both clients; with the kernel's PPTP
+# module on the provider side too, what differs between the clients is their own data path.
+lab_stop pptpd 5
+lab_spawn $LAB_NS_PROVIDER kpptpd $LAB_PY "$here/kpptpd.py" --listen $LAB_PPTP_SERVER \
+    --plugin "$LAB_BUILD/pppd-plugin/mailtun.so" --run-dir "$LAB_RUN" --pppd-log "$LAB_RESULTS/kprovider-pppd.log"
+pptpd_pid=$LAB_PID      # client_down waits for this server's pppd children to end
+LAB_POLL=0.05 lab_wait 10 "kpptpd listening on $LAB_PPTP_SERVER:1723" lab_listening $LAB_NS_PROVIDER $LAB_PPTP_SERVER 1723
+lab_log "provider: kpptpd.py (control connection) + pppd with mailtun.so (kernel GRE) + /etc/ppp/pptpd-options"
+throughput "kgre_" "provider with kernel GRE"
+grep -q "MPPE 128-bit stateless compression enabled" "$LAB_RESULTS/kprovider-pppd.log" ||
+    lab_fail "the kernel-GRE provider's pppd did not run MPPE-128"
 lab_log "PASS"
 exit 0
