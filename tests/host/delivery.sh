@@ -55,11 +55,13 @@ expect() {   # what actual expected
 }
 field() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$2" | tail -n 1; }
 
+# free_port: a port below the kernel's ephemeral range (32768+ here), so no outgoing
+# connection can hold it while a sink binds it, and no socket of any state on it now.
 free_port() {
     local p
     for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 30000))
-        ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+        p=$((20000 + RANDOM % 12000))
+        ss -Htan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
     done
     echo 0
 }
