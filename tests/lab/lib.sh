@@ -250,9 +250,10 @@ lab_base_up() {
 # logging to pptpd-options (pppd log: <results>/provider-pppd.log) and starts pppd through
 # a wrapper that records when pptpd launched it (<results>/provider-pppd-launch.log).
 lab_provider_pptpd_up() {
-    install -m 644 "$LAB_CONF/pptpd.conf" /etc/pptpd.conf
-    install -m 600 "$LAB_CONF/chap-secrets" /etc/ppp/chap-secrets
-    install -m 755 "$LAB_CONF/ip-pre-up.d/pptpd-replace-session" /etc/ppp/ip-pre-up.d/
+    install -m 644 "$LAB_CONF/pptpd.conf" /etc/pptpd.conf || lab_fail "cannot install $LAB_CONF/pptpd.conf"
+    install -m 600 "$LAB_CONF/chap-secrets" /etc/ppp/chap-secrets || lab_fail "cannot install $LAB_CONF/chap-secrets"
+    install -m 755 "$LAB_CONF/ip-pre-up.d/pptpd-replace-session" /etc/ppp/ip-pre-up.d/ ||
+        lab_fail "cannot install $LAB_CONF/ip-pre-up.d/pptpd-replace-session"
     { cat "$LAB_CONF/pptpd-options"
       echo "# lab additions"
       echo "logfile $LAB_RESULTS/provider-pppd.log"
