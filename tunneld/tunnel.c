@@ -321,6 +321,15 @@ static void on_call_established(void *arg, const struct pptp_call_info *call)
     struct tunnel *t = arg;
     char a[INET_ADDRSTRLEN];
 
+    if (t->state != TUNNEL_DIALING) {
+        /* Stopping or failing already (SIGTERM or a timeout while the call was being
+         * placed): the call came too late. The teardown clears it once pppd is gone. */
+        log_info("call established too late call_id=%u state=%s; clearing it", call->local_call_id,
+                 tunnel_state_name(t->state));
+        if (t->conn && !t->pppd.pid)
+            pptp_conn_shutdown(t->conn);
+        return;
+    }
     t->call = *call;
     t->call_up = 1;
     if (pptp_conn_local_addr(t->conn, &t->gre_local) < 0) {

@@ -97,7 +97,7 @@ sleep 3
 dials=$(grep -c "dial server=" "$work/mailtund.log")
 [ "$dials" -le 8 ] || fail "re-dialling too fast: $dials dials"
 ok "backing off ($dials dials in total so far)"
-kill -TERM "$daemon"; wait "$daemon" 2>/dev/null
+stop_mailtund
 
 # --- 5. control connection fine, PPP never answers: GRE named as the suspect ---------------
 echo "FAKE_PPP_IFNAME=ppp-fake" >"$work/fake_pppd.conf"
@@ -105,6 +105,6 @@ echo "FAKE_PPP_EXIT=10" >>"$work/fake_pppd.conf"
 start_mailtund
 wait_for 10 "dead path named" grep -q "dead path: the PPTP control connection answers but PPP over GRE does not" "$work/mailtund.log"
 ok "dead path: $(grep -o 'is GRE (IP protocol 47) blocked[^"]*' "$work/mailtund.log" | head -n 1)"
-kill -TERM "$daemon"; wait "$daemon" 2>/dev/null
+stop_mailtund
 sanitizer_clean
 echo "all mailtund peer checks passed"

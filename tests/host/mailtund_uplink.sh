@@ -67,6 +67,6 @@ ip -n "$P" addr add 198.51.100.254/24 dev "vp$$"
 ip -n "$C" route replace default via 198.51.100.254
 wait_for 5 "host route via the new gateway" sh -c "ip -n $C route show | grep -q '203.0.113.1 via 198.51.100.254'"
 ok "gateway changed: host route to the server follows (via 198.51.100.254)"
-kill -TERM "$daemon"; wait "$daemon" 2>/dev/null
+stop_mailtund
 sanitizer_clean
 echo "all uplink checks passed"

@@ -90,3 +90,10 @@ sanitizer_clean() {
         fail "sanitizer report in mailtund's log: $(grep -m1 -A12 'Sanitizer\|runtime error:' "$work/mailtund.log")"
     fi
 }
+
+# stop_mailtund: SIGTERM, then at most 10 s for it to exit (a test must not hang on it).
+stop_mailtund() {
+    kill -TERM "$daemon" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$daemon" 2>/dev/null || { wait "$daemon" 2>/dev/null; return 0; }; sleep 0.1; done
+    fail "mailtund still running 10 s after SIGTERM: $(tail -n 3 "$work/mailtund.log")"
+}
