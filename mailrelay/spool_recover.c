@@ -248,7 +248,7 @@ static int load_trailer(int dirfd, const char *qid, struct envelope *env, off_t 
     char name[NAME_LEN], footer[SPOOL_FOOTER_LEN], *buf = NULL;
     size_t len;
     struct stat st;
-    int fd, rc = 1;
+    int fd;
 
     *bad = 1;
     snprintf(name, sizeof(name), "%s.data", qid);
@@ -289,12 +289,30 @@ static int load_trailer(int dirfd, const char *qid, struct envelope *env, off_t 
     }
     free(buf);
     close(fd);
-    return rc;
+    return 1;
 }
 
 static int bit_dir(unsigned mask)
 {
     return (mask & (1u << SD_QUEUE)) ? SD_QUEUE : SD_HOLD;
+}
+
+/* A complete message found in dir d: into the index (which takes e), counted, logged. */
+static void index_recovered(struct spool *sp, const char *qid, struct spool_entry *e, int d,
+                            struct spool_recovery *rec, const char *note)
+{
+    e->place = d == SD_HOLD ? SPOOL_HELD : SPOOL_QUEUED;
+    if (spool_index_add(sp, e) != SPOOL_OK) {
+        spool_entry_free(e);
+        return;
+    }
+    queue_id_seed(&sp->gen, qid);
+    if (d == SD_HOLD)
+        rec->held++;
+    else
+        rec->loaded++;
+    log_debug("spool recovered id=%s dir=%s size=%llu rcpts=%zu%s", qid, spool_dir_names[d],
+              (unsigned long long)e->env.size, e->env.nrcpt, note);
 }
 
 /* An envelope in <qid>.env beside a data file that carries a trailer: the data is the
@@ -354,18 +372,7 @@ static void recover_from_trailer(struct spool *sp, struct item *it, struct spool
         spool_entry_free(e);
         return;
     }
-    e->place = d == SD_HOLD ? SPOOL_HELD : SPOOL_QUEUED;
-    if (spool_index_add(sp, e) != SPOOL_OK) {
-        spool_entry_free(e);
-        return;
-    }
-    queue_id_seed(&sp->gen, it->qid);
-    if (d == SD_HOLD)
-        rec->held++;
-    else
-        rec->loaded++;
-    log_debug("spool recovered id=%s dir=%s size=%llu rcpts=%zu (envelope from the trailer)",
-              it->qid, spool_dir_names[d], (unsigned long long)e->env.size, e->env.nrcpt);
+    index_recovered(sp, it->qid, e, d, rec, " (envelope from the trailer)");
 }
 
 static void resolve(struct spool *sp, struct item *it, struct spool_recovery *rec)
@@ -432,18 +439,7 @@ static void resolve(struct spool *sp, struct item *it, struct spool_recovery *re
         spool_entry_free(e);
         return;
     }
-    e->place = d == SD_HOLD ? SPOOL_HELD : SPOOL_QUEUED;
-    if (spool_index_add(sp, e) != SPOOL_OK) {
-        spool_entry_free(e);
-        return;
-    }
-    queue_id_seed(&sp->gen, it->qid);
-    if (d == SD_HOLD)
-        rec->held++;
-    else
-        rec->loaded++;
-    log_debug("spool recovered id=%s dir=%s size=%llu rcpts=%zu", it->qid, spool_dir_names[d],
-              (unsigned long long)e->env.size, e->env.nrcpt);
+    index_recovered(sp, it->qid, e, d, rec, "");
 }
 
 static void clean_incoming(struct spool *sp, struct spool_recovery *rec)
