@@ -14,6 +14,7 @@
 # Needs root, linux.uml, pptp-linux, swaks and the built mailtund, mailtun.so, mailrelayd, mailtunctl in $B.
 # Exit: 0 done, 77 skipped (reason on the last line), else failed.
 set -u
+. "$(dirname "$0")/results_lib.sh"
 cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
 for f in "$B/tunneld/mailtund" "$B/pppd-plugin/mailtun.so" "$B/mailrelay/mailrelayd" "$B/ctl/mailtunctl"; do
@@ -101,15 +102,7 @@ section=$(mktemp)
     echo "Raw values: $timing (key=value), logs in $results/."
 } >"$section"
 
-file=bench/RESULTS.md
-[ -f "$file" ] || printf '# Benchmark results\n\nEach section is written by its bench script (`make bench-<name>`).\n\n' >"$file"
-# Replace our section (from "## recovery" to the next "## " heading), keep every other one.
-awk -v sec="$section" '
-    function dump(  l) { while ((getline l < sec) > 0) print l; close(sec); print "" }
-    /^## / { if (skip) skip = 0; if ($0 == "## recovery") { dump(); skip = 1; done = 1; next } }
-    !skip { print }
-    END { if (!done) dump() }' "$file" >"$file.tmp" && mv "$file.tmp" "$file"
-rm -f "$section"
+results_replace_section recovery "$section" bench/RESULTS.md
 
 f2() { awk -v v="$1" 'BEGIN { printf "%.2f", v }'; }
 echo "recovery: $(f2 "$mt_reach") s to reachable (pptp-linux+persist $(f2 "$pl_reach") s), first queued mail inside after $(f2 "$mt_mail") s, lost $lost"

@@ -27,6 +27,7 @@
 #   relay: mailrelayd N/s, postfix M/s end to end, ratio R.RR, rss K MB at 100 sessions
 # Exit: 0 done, 77 skipped (reason on the last line), else failed. Cleans up on every exit.
 set -u
+. "$(dirname "$0")/results_lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 B=${B:-build}
@@ -217,14 +218,6 @@ section=$(mktemp)
     [ -f "$ROOT/bench/relay_notes.md" ] && cat "$ROOT/bench/relay_notes.md"
 } >"$section"
 
-file=$ROOT/bench/RESULTS.md
-[ -f "$file" ] || printf '# Benchmark results\n\nEach section is written by its bench script (`make bench-<name>`).\n\n' >"$file"
-# Replace our section (from "## relay" to the next "## " heading), keep every other one.
-awk -v sec="$section" '
-    function dump(  l) { while ((getline l < sec) > 0) print l; close(sec); print "" }
-    /^## / { if (skip) skip = 0; if ($0 == "## relay") { dump(); skip = 1; done = 1; next } }
-    !skip { print }
-    END { if (!done) dump() }' "$file" >"$file.tmp" && mv "$file.tmp" "$file"
-rm -f "$section"
+results_replace_section relay "$section" "$ROOT/bench/RESULTS.md"
 
 echo "relay: mailrelayd $r_e2e/s, postfix $p_e2e/s end to end, ratio $ratio, rss $idle_mb MB at $IDLE sessions"

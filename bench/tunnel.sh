@@ -12,6 +12,7 @@
 # Needs root, linux.uml and the built mailtund, mailtun.so, mailtunctl in $B.
 # Exit: 0 done, 77 skipped (reason on the last line), else failed.
 set -u
+. "$(dirname "$0")/results_lib.sh"
 cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
 for f in "$B/tunneld/mailtund" "$B/pppd-plugin/mailtun.so" "$B/ctl/mailtunctl"; do
@@ -111,14 +112,6 @@ section=$(mktemp)
     echo "Raw values: $timing (key=value), logs in $results/."
 } >"$section"
 
-file=bench/RESULTS.md
-[ -f "$file" ] || printf '# Benchmark results\n\nEach section is written by its bench script (`make bench-<name>`).\n\n' >"$file"
-# Replace our section (from "## tunnel" to the next "## " heading), keep every other one.
-awk -v sec="$section" '
-    function dump(  l) { while ((getline l < sec) > 0) print l; close(sec); print "" }
-    /^## / { if (skip) skip = 0; if ($0 == "## tunnel") { dump(); skip = 1; done = 1; next } }
-    !skip { print }
-    END { if (!done) dump() }' "$file" >"$file.tmp" && mv "$file.tmp" "$file"
-rm -f "$section"
+results_replace_section tunnel "$section" bench/RESULTS.md
 
 echo "tunnel: setup $mt_setup s (pptp-linux $pl_setup s), throughput ratio vs pptp-linux $ratio (kernel-GRE provider $kratio)"
