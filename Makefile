@@ -1,7 +1,8 @@
 # mailtun — top-level build.
 #
 # Every source directory follows one rule, so adding a file needs no Makefile edit:
-#   <dir>/*.c minus main.c  -> $(B)/<dir>/lib<dir>.a
+#   <dir>/*.c and <dir>/<part>/*.c minus main.c  -> $(B)/<dir>/lib<dir>.a
+#   every folder of a module is on the include path: files include each other by bare name
 #   <dir>/main.c            -> the directory's program (see PROGRAMS)
 #   tests/unit/test_*.c     -> one cmocka binary each, linked with every archive
 #   tests/fuzz/fuzz_*.c     -> one libFuzzer binary each (make fuzz)
@@ -22,7 +23,7 @@ PPPD_PLUGINDIR ?= /usr/lib/pppd/$(PPPD_VERSION)
 
 WARN      := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter
 CFLAGS    ?= -O2 -g
-override CFLAGS += -std=gnu11 $(WARN) -fPIC -D_GNU_SOURCE -Ilib -DSRCDIR=\"$(CURDIR)\"
+override CFLAGS += -std=gnu11 $(WARN) -fPIC -D_GNU_SOURCE -DSRCDIR=\"$(CURDIR)\"
 override CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS    := -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -46,7 +47,10 @@ PLUGIN    := $(B)/pppd-plugin/mailtun.so
 # Archives in link order: users before what they use.
 ARCHIVES  := $(B)/ctl/libctl.a $(B)/mailrelay/libmailrelay.a $(B)/tunneld/libtunneld.a $(B)/lib/liblib.a
 
-srcs_of   = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
+srcs_of   = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c $(1)/*/*.c))
+# Each module's folders (the module and its parts), nginx-style: one -I per folder.
+INCDIRS   := $(sort $(MODULES) $(patsubst %/,%,$(dir $(wildcard $(addsuffix /*/*.h,$(MODULES))))))
+override CFLAGS += $(addprefix -I,$(INCDIRS))
 objs_of   = $(patsubst %.c,$(B)/%.o,$(call srcs_of,$(1)))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

@@ -7,8 +7,8 @@
  */
 #include "config.h"
 #include "ctl.h"
-#include "../mailrelay/relay_conf.h"
-#include "../tunneld/tunnel_conf.h"
+#include "relay_conf.h"
+#include "tunnel_conf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

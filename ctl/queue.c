@@ -8,7 +8,7 @@
  * running (the reason is printed), 2 wrong usage.
  */
 #include "ctl.h"
-#include "../mailrelay/queue_id.h"
+#include "queue_id.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "../../tunneld/pptp_ctrl.h"
+#include "pptp_ctrl.h"
 
 #define CHECK(x) do { if (!(x)) __builtin_trap(); } while (0)
 

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "../../mailrelay/smtp_session.h"
+#include "smtp_session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

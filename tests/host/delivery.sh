@@ -1,5 +1,5 @@
 #!/bin/bash
-# delivery.sh — host test of mailrelay/delivery.c + smtp_client_conn.c against Postfix's smtp-sink.
+# delivery.sh — host test of mailrelay/deliver/delivery.c + smtp_client_conn.c against Postfix's smtp-sink.
 #
 # Drives build/tests/host/delivery_tool (spools test messages, runs the delivery loop, prints
 # "sent=N deferred=N bounced=N done=N bounces=N inbound=N outbound=N") against real smtp-sink

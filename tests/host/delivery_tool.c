@@ -1,5 +1,5 @@
 /*
- * delivery_tool.c — drives mailrelay/delivery.c against a real server, for tests/host/delivery.sh.
+ * delivery_tool.c — drives mailrelay/deliver/delivery.c against a real server, for tests/host/delivery.sh.
  *
  *   delivery_tool [options] SPOOLDIR HOST PORT|unix
  *     -n N      spool N test messages first (default 0: deliver what is queued)
@@ -28,8 +28,8 @@
 #include <event2/event.h>
 
 #include "log.h"
-#include "../../mailrelay/delivery.h"
-#include "../../mailrelay/spool.h"
+#include "delivery.h"
+#include "spool.h"
 
 static struct delivery *g_d;
 static struct event_base *g_base;

@@ -161,7 +161,7 @@ qid=$(sed -n 's/.*250 2.0.0 Ok: queued as \([0-9a-f]\{20\}\).*/\1/p' <<<"$out")
 grep -q "normal-1@test" "$work/spool/queue/$qid.data" || fail "message $qid data lacks its Message-Id"
 grep -q "^Received: from .* by mx.test (mailrelayd) with ESMTP id $qid" "$work/spool/queue/$qid.data" \
     || grep -A1 "^Received:" "$work/spool/queue/$qid.data" | grep -q "id $qid" || fail "no Received: with the queue id"
-# the envelope is the data file's trailer (mailrelay/spool_trailer.h)
+# the envelope is the data file's trailer (mailrelay/spool/spool_trailer.h)
 tail -c 27 "$work/spool/queue/$qid.data" | grep -q "^envelope-length [0-9]\{10\}$" || fail "data file $qid lacks the envelope trailer"
 grep -q "^sender alice@example.org" "$work/spool/queue/$qid.data" || fail "envelope lacks the sender"
 grep -q "message id=$qid client=127.0.0.1" "$work/relayd.log" || fail "no 'id=$qid client=' log line"

@@ -21,7 +21,7 @@ done
 SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
 [ -n "$SINK" ] || { echo "skip: smtp-sink (postfix) missing"; exit 77; }
 [ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
-[ -f "$ROOT/mailrelay/delivery.h" ] || DELIVERY=0
+[ -f "$ROOT/mailrelay/deliver/delivery.h" ] || DELIVERY=0
 
 work=$(mktemp -d /tmp/relay-restart.XXXXXX)
 chmod 755 "$work"
@@ -121,7 +121,7 @@ ok "kill -9 under load: $((acked - 20)) messages acknowledged before the kill, a
 grep -q "mailrelayd *queued *$(queued)" "$work/status.out" || { cat "$work/status.out"; fail "status does not show the queue"; }
 
 if [ "${DELIVERY:-1}" = 0 ]; then
-    echo "note: mailrelay/delivery.h missing: delivery not tested"
+    echo "note: mailrelay/deliver/delivery.h missing: delivery not tested"
     exit 0
 fi
 mkdir -p "$work/sink" && chmod 777 "$work/sink"

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "../../tunneld/routes.h"
+#include "routes.h"
 
 static void
 answer_rc(int rc, const char *err)

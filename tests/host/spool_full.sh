@@ -88,7 +88,7 @@ start_relayd() {
     wait_for 10 "mailrelayd listening" port_open "$P"
 }
 # Every message in queue/ complete: its data file ends with the envelope trailer's footer
-# (mailrelay/spool_trailer.h), and an envelope rewritten beside it (.env) has its data.
+# (mailrelay/spool/spool_trailer.h), and an envelope rewritten beside it (.env) has its data.
 check_pairs() {
     local e d n=0
     for d in "$work/spool/queue"/*.data; do

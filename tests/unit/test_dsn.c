@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../mailrelay/dsn.h"
+#include "dsn.h"
 
 static const char orig_msg[] =
     "From: Alice <alice@example.org>\r\n"

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../mailrelay/envelope.h"
+#include "envelope.h"
 
 static void make(struct envelope *e)
 {

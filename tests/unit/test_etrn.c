@@ -7,8 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../mailrelay/etrn.h"
-#include "../mailrelay/smtp_client.h"
+#include "etrn.h"
+#include "smtp_client.h"
 
 static struct smtpc_reply reply(const char *text)
 {

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../tunneld/planned.h"
+#include "planned.h"
 
 static long wait_at(int h, int m, int s, long at)
 {

@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../tunneld/pppd_child.h"
+#include "pppd_child.h"
 
 static void
 full_config(struct pppd_config *c)

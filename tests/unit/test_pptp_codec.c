@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../tunneld/pptp_codec.h"
+#include "pptp_codec.h"
 
 /* ---- hand-built wire helpers (deliberately independent of the codec) ---- */
 

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "log.h"
-#include "../../tunneld/pptp_ctrl.h"
+#include "pptp_ctrl.h"
 
 /* ---- what the hooks saw ---- */
 

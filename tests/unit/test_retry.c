@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../mailrelay/retry.h"
+#include "retry.h"
 
 static void test_default_ladder(void **state)
 {

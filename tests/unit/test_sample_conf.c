@@ -10,8 +10,8 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "../tunneld/tunnel_conf.h"
-#include "../mailrelay/relay_conf.h"
+#include "tunnel_conf.h"
+#include "relay_conf.h"
 
 #ifndef SRCDIR
 #define SRCDIR "."

@@ -17,8 +17,8 @@
 
 #include <openssl/evp.h>
 
-#include "../../mailrelay/secrets.h"
-#include "../../mailrelay/smtp_client.h"
+#include "secrets.h"
+#include "smtp_client.h"
 
 static void test_b64_vectors(void **state)
 {

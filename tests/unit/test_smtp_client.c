@@ -11,8 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../mailrelay/envelope.h"
-#include "../../mailrelay/smtp_client.h"
+#include "envelope.h"
+#include "smtp_client.h"
 
 static int parse(const char *s, struct smtpc_reply *r, size_t *used, char *err)
 {

@@ -1,5 +1,5 @@
 /*
- * test_smtp_parser.c — unit tests for mailrelay/smtp_parser.c: the CRLF-only line splitter
+ * test_smtp_parser.c — unit tests for mailrelay/smtp/smtp_parser.c: the CRLF-only line splitter
  * (smuggling variants, 1000-octet limit, resync), every command verb, RFC 5321 path syntax,
  * MAIL/RCPT parameters, UTF-8 checks, and the DATA processor (unstuffing, end marker split
  * across reads, bare CR/LF, size and line limits).
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "../../mailrelay/smtp_parser.h"
+#include "smtp_parser.h"
 
 /* ---- line splitter ---------------------------------------------------------------------- */
 

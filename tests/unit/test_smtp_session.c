@@ -1,5 +1,5 @@
 /*
- * test_smtp_session.c — unit tests for mailrelay/smtp_session.c driven through its public
+ * test_smtp_session.c — unit tests for mailrelay/smtp/smtp_session.c driven through its public
  * API with an in-memory store: full transaction, pipelining, sequence errors, STARTTLS
  * (pipelined input discarded, state reset), limits (recipients, size, errors, commands),
  * relay policy, RSET, asynchronous commit, store failures, smuggling through DATA, timeouts.
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "../../mailrelay/smtp_session.h"
+#include "smtp_session.h"
 
 /* ---- in-memory store -------------------------------------------------------------------- */
 

@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "../../mailrelay/spool.h"
+#include "spool.h"
 
 struct fx {
     char dir[64];

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../mailrelay/envelope.h"
-#include "../../mailrelay/spool_trailer.h"
+#include "envelope.h"
+#include "spool_trailer.h"
 
 static void test_round_trip(void **state)
 {

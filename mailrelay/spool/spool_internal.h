@@ -1,5 +1,9 @@
 /*
- * spool_internal.h — what spool.c, spool_commit.c and spool_recover.c share; not for callers.
+ * spool_internal.h — what the spool's files share; not for callers.
+ *
+ * Layers, each calling only those below it: spool.c (open, close, queue operations) on top;
+ * spool_commit.c (receiving, group commit) and spool_recover.c (start-up recovery) beneath;
+ * spool_index.c (the in-memory index) and spool_io.c (file primitives, fault injection) at the bottom.
  */
 #ifndef MAILTUN_SPOOL_INTERNAL_H
 #define MAILTUN_SPOOL_INTERNAL_H
@@ -65,6 +69,7 @@ int spool_write_file(int dirfd, const char *name, const char *text, size_t len);
 int spool_index_add(struct spool *sp, struct spool_entry *e);
 struct spool_entry *spool_index_find(const struct spool *sp, const char *qid, size_t *pos);
 void spool_entry_free(struct spool_entry *e);
+void spool_index_remove_at(struct spool *sp, size_t pos);   /* frees the entry */
 
 /* Recovery of an opened, locked spool (spool_recover.c). */
 int spool_recover(struct spool *sp, struct spool_recovery *rec);

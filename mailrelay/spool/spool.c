@@ -1,9 +1,10 @@
 /*
- * spool.c — opening and locking the spool, the in-memory index, and queue operations
- * (update, remove, delete, hold, release, due iteration). See spool.h.
+ * spool.c — opening and locking the spool, and queue operations (update, remove, delete, hold,
+ * release). See spool.h.
  *
- * Receiving and group commit live in spool_commit.c, start-up recovery in spool_recover.c.
- * Needs: a POSIX file system with atomic rename and flock(); lib/log.h.
+ * The top of the spool: it calls spool_commit.c (flushing pending commits on sync and close) and
+ * spool_recover.c (at open); both of those, like this file, build on spool_index.c and spool_io.c,
+ * which call nothing above them. Needs: a POSIX file system with atomic rename and flock(); lib/log.h.
  */
 #include "spool_internal.h"
 
@@ -17,218 +18,6 @@
 #include <unistd.h>
 
 #include "log.h"
-
-const char *const spool_dir_names[SD_COUNT] = { "incoming", "queue", "hold", "quarantine" };
-
-const char *spool_strerror(int status)
-{
-    switch (status) {
-    case SPOOL_OK: return "ok";
-    case SPOOL_ERR_NOSPACE: return "no space left on spool";
-    case SPOOL_ERR_IO: return "spool I/O error";
-    case SPOOL_ERR_NOMEM: return "out of memory";
-    case SPOOL_ERR_NOTFOUND: return "no such message";
-    case SPOOL_ERR_LOCKED: return "spool in use by another process";
-    case SPOOL_ERR_INVALID: return "invalid request";
-    }
-    return "unknown spool error";
-}
-
-int spool_errno_status(int e)
-{
-    switch (e) {
-    case 0: return SPOOL_OK;
-    case ENOSPC: case EDQUOT: case EFBIG: return SPOOL_ERR_NOSPACE;
-    case ENOMEM: return SPOOL_ERR_NOMEM;
-    case ENOENT: return SPOOL_ERR_NOTFOUND;
-    }
-    return SPOOL_ERR_IO;
-}
-
-/* ---- fault injection and I/O helpers ------------------------------------------------------ */
-
-static struct { unsigned nth; int err; } faults[SPOOL_FAULT_OPS];
-
-void spool_test_fault(enum spool_fault_op op, unsigned nth, int err)
-{
-    if ((unsigned)op < SPOOL_FAULT_OPS) {
-        faults[op].nth = nth;
-        faults[op].err = err;
-    }
-}
-
-int spool_fault_take(enum spool_fault_op op)
-{
-    if (!faults[op].err || faults[op].nth == 0)
-        return 0;
-    if (--faults[op].nth > 0)
-        return 0;
-    return faults[op].err;
-}
-
-int spool_write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    int e = spool_fault_take(SPOOL_FAULT_WRITE);
-
-    if (e)
-        return e;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno;
-        }
-        if (n == 0)
-            return EIO;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-int spool_fdatasync(int fd)
-{
-    int e = spool_fault_take(SPOOL_FAULT_FSYNC);
-
-    if (e)
-        return e;
-    return fdatasync(fd) < 0 ? errno : 0;
-}
-
-int spool_fsync_dir(int dirfd)
-{
-    int e = spool_fault_take(SPOOL_FAULT_FSYNC);
-
-    if (e)
-        return e;
-    return fsync(dirfd) < 0 ? errno : 0;
-}
-
-int spool_renameat(int from, const char *a, int to, const char *b)
-{
-    int e = spool_fault_take(SPOOL_FAULT_RENAME);
-
-    if (e)
-        return e;
-    return renameat(from, a, to, b) < 0 ? errno : 0;
-}
-
-int spool_write_file(int dirfd, const char *name, const char *text, size_t len)
-{
-    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    int e;
-
-    if (fd < 0)
-        return errno;
-    e = spool_write_all(fd, text, len);
-    if (!e)
-        e = spool_fdatasync(fd);
-    if (close(fd) < 0 && !e)
-        e = errno;
-    if (e)
-        unlinkat(dirfd, name, 0);
-    return e;
-}
-
-/* ---- index -------------------------------------------------------------------------------- */
-
-void spool_entry_free(struct spool_entry *e)
-{
-    if (!e)
-        return;
-    envelope_free(&e->env);
-    free(e);
-}
-
-struct spool_entry *spool_index_find(const struct spool *sp, const char *qid, size_t *pos)
-{
-    size_t lo = 0, hi = sp->n;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(sp->idx[mid]->env.qid, qid);
-
-        if (c == 0) {
-            if (pos)
-                *pos = mid;
-            return sp->idx[mid];
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (pos)
-        *pos = lo;
-    return NULL;
-}
-
-int spool_index_add(struct spool *sp, struct spool_entry *e)
-{
-    size_t pos;
-
-    if (spool_index_find(sp, e->env.qid, &pos))
-        return SPOOL_ERR_INVALID;
-    if (sp->n == sp->cap) {
-        size_t cap = sp->cap ? sp->cap * 2 : 64;
-        struct spool_entry **v = realloc(sp->idx, cap * sizeof(*v));
-
-        if (!v)
-            return SPOOL_ERR_NOMEM;
-        sp->idx = v;
-        sp->cap = cap;
-    }
-    memmove(&sp->idx[pos + 1], &sp->idx[pos], (sp->n - pos) * sizeof(*sp->idx));
-    sp->idx[pos] = e;
-    sp->n++;
-    e->due = envelope_next_due(&e->env);
-    return SPOOL_OK;
-}
-
-static void index_remove_at(struct spool *sp, size_t pos)
-{
-    spool_entry_free(sp->idx[pos]);
-    memmove(&sp->idx[pos], &sp->idx[pos + 1], (sp->n - pos - 1) * sizeof(*sp->idx));
-    sp->n--;
-}
-
-size_t spool_count(const struct spool *sp)
-{
-    return sp->n;
-}
-
-const struct spool_entry *spool_entry_at(const struct spool *sp, size_t i)
-{
-    return i < sp->n ? sp->idx[i] : NULL;
-}
-
-const struct spool_entry *spool_lookup(const struct spool *sp, const char *qid)
-{
-    return spool_index_find(sp, qid, NULL);
-}
-
-size_t spool_due(const struct spool *sp, int64_t now, char (*ids)[QUEUE_ID_SIZE], size_t max)
-{
-    size_t k = 0;
-
-    for (size_t i = 0; i < sp->n && k < max; i++)
-        if (sp->idx[i]->place == SPOOL_QUEUED && sp->idx[i]->due <= now)
-            memcpy(ids[k++], sp->idx[i]->env.qid, QUEUE_ID_SIZE);
-    return k;
-}
-
-int64_t spool_next_due(const struct spool *sp)
-{
-    int64_t due = INT64_MAX;
-
-    for (size_t i = 0; i < sp->n; i++)
-        if (sp->idx[i]->place == SPOOL_QUEUED && sp->idx[i]->due < due)
-            due = sp->idx[i]->due;
-    return due;
-}
 
 /* ---- opening ------------------------------------------------------------------------------ */
 
@@ -501,7 +290,7 @@ int spool_remove(struct spool *sp, const char *qid, const char *reason)
     else
         spool_fsync_dir(sp->dirfd[SD_HOLD]);
     log_info("spool removed id=%s reason=\"%s\"", qid, reason ? reason : "done");
-    index_remove_at(sp, pos);
+    spool_index_remove_at(sp, pos);
     return SPOOL_OK;
 }
 
