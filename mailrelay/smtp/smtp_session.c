@@ -331,6 +331,10 @@ static void cmd_rcpt(struct smtp_session *s)
     case SMTP_TEMPFAIL:
         reply(s, 451, "4.3.0", "<%s>: Temporary lookup failure, try again later", addr);
         return;
+    case SMTP_REJECT_ROUTED:
+        reply_err(s, 554, "5.7.1", "<%s>: Relay access denied: '%%', '!' and '@' are not allowed "
+                  "in the local part", addr);
+        return;
     case SMTP_REJECT_RELAY:
     case SMTP_REJECT_CLIENT:
     default:
@@ -727,6 +731,10 @@ enum smtp_verdict smtp_policy_domains(void *policy_ctx, const char *address)
     const char *at = strrchr(address, '@');
     if (!at)
         return strcasecmp(address, "postmaster") == 0 ? SMTP_ACCEPT : SMTP_REJECT_RELAY;
+    /* The domain is after the last '@'; anything routing-like before it is refused. */
+    for (const char *c = address; c < at; c++)
+        if (*c == '%' || *c == '!' || *c == '@')
+            return SMTP_REJECT_ROUTED;
     bool ours = false;
     for (size_t i = 0; p && i < p->ndomains && !ours; i++)
         ours = strcasecmp(at + 1, p->domains[i]) == 0;

@@ -57,6 +57,7 @@ enum smtp_verdict {
     SMTP_ACCEPT = 0,
     SMTP_REJECT_UNKNOWN_USER,     /* 550 5.1.1 */
     SMTP_REJECT_RELAY,            /* 554 5.7.1 relay access denied */
+    SMTP_REJECT_ROUTED,           /* 554 5.7.1 '%', '!' or '@' in the local part */
     SMTP_REJECT_CLIENT,           /* 554 5.7.1 at connect (client_allowed) */
     SMTP_TEMPFAIL,                /* 451 4.3.0 (RCPT) / 421 4.3.0 (connect) */
 };
@@ -160,7 +161,9 @@ size_t smtp_received_header(char *buf, size_t size, const char *helo, const char
 /* Default recipient policy: the domain must be one of domains (case-insensitive, exact, no
  * subdomains); if recipients is non-empty, the whole address must also be listed there
  * (case-insensitive) or it is an unknown user. A bare "postmaster" is always accepted
- * (RFC 5321 4.5.1). Use as rcpt_allowed with policy_ctx = struct smtp_policy_domains *. */
+ * (RFC 5321 4.5.1). A local part holding '%', '!' or '@' (quoted or not) is refused first
+ * (SMTP_REJECT_ROUTED): the percent hack, bang paths and quoted addresses are source routing,
+ * and an inside server that honours them would relay for strangers. Use as rcpt_allowed with policy_ctx = struct smtp_policy_domains *. */
 struct smtp_policy_domains {
     const char *const *domains;
     size_t ndomains;

@@ -446,6 +446,30 @@ static void test_relay_policy(void **state)
            "554 5.7.1 <v@elsewhere.example>: Relay access denied\r\n");
 }
 
+/* Issue 18.1: a local part that routes ('%', '!', '@', quoted or not) is refused on the fixed
+ * address even for a domain that takes anyone: the inside server would relay it. */
+static void test_address_routing_refused(void **state)
+{
+    static const char *const routed[] = {
+        "victim%target.example@example.com", "target.example!victim@example.com",
+        "\"victim@target.example\"@example.com", "\"victim%target.example\"@example.com",
+        "\"target.example!victim\"@example.com", "a%b@Example.ORG", "\"alice@example.org\"@example.org",
+    };
+    struct fx *f = *state;
+    char cmd[400], want[400];
+    ready(f);
+    say(f, "MAIL FROM:<s@example.net>\r\n");
+    for (size_t i = 0; i < sizeof(routed) / sizeof(routed[0]); i++) {
+        snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>\r\n", routed[i]);
+        snprintf(want, sizeof(want), "554 5.7.1 <%s>: Relay access denied: '%%', '!' and '@' "
+                 "are not allowed in the local part\r\n", routed[i]);
+        expect(say(f, cmd), want);
+    }
+    /* negative control: the same domain still takes plain local parts */
+    expect(say(f, "RCPT TO:<victim.target@example.com>\r\n"),
+           "250 2.1.5 Recipient <victim.target@example.com> ok\r\n");
+}
+
 static void test_no_policy_is_closed(void **state)
 {
     struct fx *f = *state;
@@ -681,7 +705,7 @@ int main(void)
         T(test_full_transaction), T(test_pipelining), T(test_byte_by_byte), T(test_out_of_order),
         T(test_smtputf8_transaction), T(test_starttls_discards_pipelined), T(test_starttls_refused),
         T(test_too_many_recipients), T(test_duplicate_recipient), T(test_oversize),
-        T(test_error_limit), T(test_command_limit), T(test_relay_policy),
+        T(test_error_limit), T(test_command_limit), T(test_relay_policy), T(test_address_routing_refused),
         T(test_no_policy_is_closed), T(test_client_refused), T(test_rset), T(test_async_commit),
         T(test_async_commit_fails), T(test_store_failures), T(test_smuggling_through_data),
         T(test_bad_lines_in_commands), T(test_long_line_in_data), T(test_timeout),
