@@ -60,7 +60,7 @@ HOST_BINS := $(patsubst tests/host/%.c,$(B)/tests/host/%,$(HOST_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/tests/fuzz/%,$(FUZZ_SRCS))
 
-.PHONY: all deps check unit host lab demo fuzz install uninstall clean bench-tunnel bench-relay bench-recovery
+.PHONY: all deps check unit host lab demo fuzz mutate install uninstall clean bench-tunnel bench-relay bench-recovery
 .DEFAULT_GOAL := all
 
 ifeq ($(FUZZ),1)
@@ -134,6 +134,11 @@ host: all
 	@B=$(B) TIERS=host tests/run.sh
 lab: all
 	@B=$(B) TIERS=lab SCENARIO="$(SCENARIO)" tests/run.sh
+
+# Each tests/mutations/*.patch re-introduces a fault; its named test must catch it (tests/mutate.sh).
+# MUTATIONS="a b" picks patches; MUTATE_TIERS="unit host" runs CI's fast set.
+mutate:
+	@MUTATIONS="$(MUTATIONS)" MUTATE_TIERS="$(MUTATE_TIERS)" tests/mutate.sh
 
 demo: all
 	@B=$(B) tests/lab/demo.sh
