@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../mailrelay/policy.h"
+#include "policy.h"
 
 static char *domain_v[] = { "example.org" };
 
