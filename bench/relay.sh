@@ -28,11 +28,8 @@
 # Exit: 0 done, 77 skipped (reason on the last line), else failed. Cleans up on every exit.
 set -u
 . "$(dirname "$0")/results_lib.sh"
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/../tests/host/lib/common.sh"
 cd "$ROOT"
-B=${B:-build}
-case $B in /*) ;; *) B=$ROOT/$B;; esac
-RELAYD=$B/mailrelay/mailrelayd
 N=${N:-2000} REPS=${REPS:-3} SESSIONS=${SESSIONS:-20} SIZE=${SIZE:-10240} WARMUP=${WARMUP:-200}
 IDLE=${IDLE:-100}
 RUN="python3 $ROOT/bench/relay_run.py"
@@ -49,35 +46,14 @@ id postfix >/dev/null 2>&1 && getent group postdrop >/dev/null || { echo "skip: 
 id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
 [ -x "$RELAYD" ] || { echo "bench/relay.sh: mailrelayd not built in $B"; exit 1; }
 
-work=$(mktemp -d /tmp/bench-relay.XXXXXX)
-chmod 755 "$work"
+make_work bench-relay
 PF=$work/postfix
-pids=()
-cleanup() {
-    pf_stop "$PF"
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
+at_exit 'pf_stop "${PF:-}"'
 trap 'exit 130' INT TERM
-fail() {
-    echo "FAIL: $*"
+fail_context() {
     echo "--- Postfix log (last 10 lines)"; tail -n 10 "$PF/maillog" 2>/dev/null
     echo "--- mailrelayd log (last 10 lines)"; tail -n 10 "$work/relayd.log" 2>/dev/null
-    exit 1
 }
-wait_for() {
-    local secs=$1 what=$2; shift 2
-    local end=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && fail "timeout after ${secs}s waiting for: $what"
-        sleep 0.2
-    done
-}
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port_open() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1).close()"; }
 
 P=$(free_port) PFP=$(free_port) SINK_R=$(free_port) SINK_P=$(free_port)
 

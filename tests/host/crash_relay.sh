@@ -21,11 +21,7 @@
 # Bounded: the rounds stop after BUDGET (60) s even if fewer than ROUNDS ran (at least 10 must);
 # the drain waits at most 90 s.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$ROOT/$B;; esac
-RELAYD=$B/mailrelay/mailrelayd
-CTL=$B/ctl/mailtunctl
+. "$(dirname "$0")/lib/common.sh"
 H=$ROOT/tests/host/peers/hardening.py
 ROUNDS=${ROUNDS:-30}
 BUDGET=${BUDGET:-60}       # seconds of kill rounds at most
@@ -38,34 +34,12 @@ SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp
 [ -n "$SINK" ] || { echo "skip: smtp-sink (postfix) missing"; exit 77; }
 [ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
 
-work=$(mktemp -d /tmp/crash-relay.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    touch "$work/stop" 2>/dev/null
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-fail() {
-    echo "FAIL: $*"
+make_work crash-relay
+at_exit 'touch "$work/stop" 2>/dev/null'
+fail_context() {
     KEEP=1; echo "evidence kept in $work (spool, round logs log.rN, sink/rN, acked)"
     echo "--- last mailrelayd log (last 30 lines)"; tail -n 30 "$(ls -t "$work"/log.* 2>/dev/null | head -n 1)" 2>/dev/null
-    exit 1
 }
-ok() { echo "ok: $*"; }
-wait_for() {
-    local secs=$1 what=$2; shift 2
-    local end=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && fail "timeout after ${secs}s waiting for: $what"
-        sleep 0.1
-    done
-}
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 count() { find "$work/spool/$1" -type f 2>/dev/null | wc -l; }
 queue_empty() { [ "$(count queue)" = 0 ]; }
 

@@ -13,9 +13,7 @@
 # In the last round an impostor on the control socket (claiming pppd's pid in its HELLO) sends
 # IP_DOWN: refused, the tunnel stays up. SIGTERM ends each round and removes everything. Bounded: about 5 s a round, ROUNDS=4 by default.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$ROOT/$B;; esac
+. "$(dirname "$0")/lib/common.sh"
 PEERS=$ROOT/tests/host/peers
 ROUNDS=${ROUNDS:-4}
 

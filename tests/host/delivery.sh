@@ -21,9 +21,9 @@
 # Exit 77 if smtp-sink is missing.
 set -u
 
-B=${B:-build}
-HERE=$(cd "$(dirname "$0")/../.." && pwd)
-TOOL=$HERE/$B/tests/host/delivery_tool
+. "$(dirname "$0")/lib/common.sh"
+HERE=$ROOT
+TOOL=$B/tests/host/delivery_tool
 SINK=
 for s in /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink /usr/libexec/postfix/smtp-sink; do
     [ -x "$s" ] && SINK=$s && break
@@ -31,40 +31,22 @@ done
 skip() { echo "SKIP: $*"; exit 77; }
 [ -n "$SINK" ] || skip "smtp-sink not installed (Debian package postfix)"
 id nobody >/dev/null 2>&1 || skip "user nobody missing (smtp-sink drops privileges to it)"
-[ -x "$TOOL" ] || make -C "$HERE" --no-print-directory "$B/tests/host/delivery_tool" >/dev/null ||
-    { echo "FAIL: cannot build $TOOL"; exit 1; }
+[ -x "$TOOL" ] || { echo "FAIL: $TOOL not built (make)"; exit 1; }
 
-T=$(mktemp -d /tmp/mt-delivery.XXXXXX)
-chmod 755 "$T"
+make_work mt-delivery
+T=$work
 FAILS=0
 SINK_PID=
 TOOL_PID=
-cleanup() {
-    [ -n "$SINK_PID" ] && kill -9 "$SINK_PID" 2>/dev/null
-    [ -n "$TOOL_PID" ] && kill "$TOOL_PID" 2>/dev/null
-    wait 2>/dev/null
-    [ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+at_exit '[ -n "$SINK_PID" ] && kill -9 "$SINK_PID" 2>/dev/null; [ -n "$TOOL_PID" ] && kill "$TOOL_PID" 2>/dev/null'
 
+# fail counts and goes on, so every section runs (common.sh's fail ends the test)
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-ok() { echo "ok: $*"; }
 expect() {   # what actual expected
     if [ "$2" == "$3" ]; then ok "$1"; else fail "$1"; echo "   expected: [$3]"; echo "   got:      [$2]"; fi
 }
 field() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$2" | tail -n 1; }
 
-# free_port: a port below the kernel's ephemeral range (32768+ here), so no outgoing
-# connection can hold it while a sink binds it, and no socket of any state on it now.
-free_port() {
-    local p
-    for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 12000))
-        ss -Htan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
-    done
-    echo 0
-}
 
 # start_sink DUMPDIR LISTEN [options...]: runs smtp-sink, waits until it accepts connections
 start_sink() {

@@ -24,10 +24,7 @@
 # (default 8 MB, 64 MB for a sanitizer build) of the baseline. Clean SIGTERM, no sanitizer
 # report. Bounded: about 40 s.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$ROOT/$B;; esac
-RELAYD=$B/mailrelay/mailrelayd
+. "$(dirname "$0")/lib/common.sh"
 H=$ROOT/tests/host/peers/hardening.py
 case $(basename "$B") in *san*) RSS_BOUND_KB=${RSS_BOUND_KB:-65536};; *) RSS_BOUND_KB=${RSS_BOUND_KB:-8192};; esac
 
@@ -37,34 +34,9 @@ command -v openssl >/dev/null || { echo "skip: openssl missing"; exit 77; }
 id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
 [ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
 
-work=$(mktemp -d /tmp/hostile-clients.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+make_work hostile-clients
 failures=0
-fail() {
-    echo "FAIL: $*"
-    echo "--- mailrelayd log (last 30 lines)"; tail -n 30 "$work/relayd.log" 2>/dev/null
-    exit 1
-}
 bad() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-wait_for() {
-    local secs=$1 what=$2; shift 2
-    local end=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && fail "timeout after ${secs}s waiting for: $what"
-        sleep 0.1
-    done
-}
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$RPID/status"; }
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$RPID/status"; }
 hostile() { $PY "$H" hostile "$@" --port "$P"; }

@@ -4,15 +4,9 @@
 # and key, --defaults lists every key, and bad arguments or absent daemons give clear errors
 # with exit 2 (usage) or 1 (refused / not running).
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$ROOT/$B;; esac
-CTL=$B/ctl/mailtunctl
+. "$(dirname "$0")/lib/common.sh"
 [ -x "$CTL" ] || { echo "mailtunctl not built in $B"; exit 1; }
-work=$(mktemp -d /tmp/mailtunctl-check.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-ok() { echo "ok: $*"; }
+make_work mailtunctl-check
 run() { out=$("$CTL" "$@" 2>&1); rc=$?; }
 
 # --- a consistent config: problems are listed with fixes, and counted ----------------------

@@ -8,10 +8,7 @@
 # mailtund (a small Python control-socket server speaking the ipc.h frames), unknown again
 # when it goes away. Finally, with mailrelayd stopped, a clear "not running" error.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$ROOT/$B;; esac
-RELAYD=$B/mailrelay/mailrelayd
+. "$(dirname "$0")/lib/common.sh"
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (mailrelayd drops to nobody)"; exit 77; }
 for t in swaks python3; do
@@ -19,32 +16,7 @@ for t in swaks python3; do
 done
 [ -x "$RELAYD" ] && [ -x "$B/ctl/mailtunctl" ] || { echo "mailrelayd/mailtunctl not built in $B"; exit 1; }
 
-work=$(mktemp -d /tmp/mailtunctl-relay.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    echo "--- mailrelayd log (last 25 lines)"; tail -n 25 "$work/relayd.log" 2>/dev/null
-    exit 1
-}
-ok() { echo "ok: $*"; }
-wait_for() {
-    local secs=$1 what=$2; shift 2
-    local end=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && fail "timeout after ${secs}s waiting for: $what"
-        sleep 0.1
-    done
-}
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port_open() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1).close()"; }
+make_work mailtunctl-relay
 ctl() { "$B/ctl/mailtunctl" -c "$work/mailtun.conf" --tunneld-socket "$work/no-mailtund.sock" "$@"; }
 # expect RC PATTERN CMD...: runs mailtunctl, checks exit status and that output matches
 expect() {

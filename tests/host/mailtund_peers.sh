@@ -8,9 +8,7 @@
 # coming back (re-dial), a wrong address refused, and SIGTERM cleaning up everything.
 # The real PPP path is covered by the lab scenarios.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$ROOT/$B;; esac
+. "$(dirname "$0")/lib/common.sh"
 PEERS=$ROOT/tests/host/peers
 
 source "$PEERS/peers_lib.sh"

@@ -5,9 +5,7 @@
 # already started, waiting for its call), and moves the host route to the server when the
 # uplink's gateway changes. Scripted peers, namespaces of its own.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$ROOT/$B;; esac
+. "$(dirname "$0")/lib/common.sh"
 PEERS=$ROOT/tests/host/peers
 NO_UPLINK_ADDRESS=1
 source "$PEERS/peers_lib.sh"

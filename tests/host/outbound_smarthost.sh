@@ -20,11 +20,7 @@
 #      mailtund): mail waits with attempts=0; LINK_UP -> sent at once
 # The password never appears in mailrelayd's log (debug level), in clear or in base64.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$ROOT/$B;; esac
-RELAYD=$B/mailrelay/mailrelayd
-CTL=$B/ctl/mailtunctl
+. "$(dirname "$0")/lib/common.sh"
 source "$ROOT/tests/host/lib/postfix_instance.sh"
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (Postfix and mailrelayd)"; exit 77; }
@@ -37,37 +33,16 @@ sasl_plugin sasldb || { echo "skip: Cyrus SASL sasldb plugin missing (package li
 sasl_plugin plain && sasl_plugin login || { echo "skip: Cyrus SASL PLAIN/LOGIN plugins missing (package libsasl2-modules)"; exit 77; }
 [ -x "$RELAYD" ] && [ -x "$CTL" ] || { echo "mailrelayd/mailtunctl not built in $B"; exit 1; }
 
-work=$(mktemp -d /tmp/outbound-smarthost.XXXXXX)
-chmod 755 "$work"
+make_work outbound-smarthost
+at_exit 'pf_stop "${PF:-}"'
+fail_context() {
+    echo "--- Postfix log (last 20 lines)"; tail -n 20 "$PF/maillog" 2>/dev/null
+    echo "--- mailrelayd log (last 20 lines)"; tail -n 20 "$work/relayd.log" 2>/dev/null
+}
 PF=$work/postfix
 PASS='Sm4rt-h0st pass'        # with a blank: the password is the rest of the line
 SUSER=gw@provider.test
-pids=()
 RPID=
-cleanup() {
-    [ -n "$RPID" ] && { kill -9 "$RPID"; wait "$RPID"; } 2>/dev/null
-    pf_stop "$PF"
-    for p in "${pids[@]}"; do { kill -9 "$p"; wait "$p"; } 2>/dev/null; done
-    [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    echo "--- smarthost Postfix log (last 25 lines)"; tail -n 25 "$PF/maillog" 2>/dev/null
-    echo "--- mailrelayd log (last 30 lines)"; tail -n 30 "$work/relayd.log" 2>/dev/null
-    exit 1
-}
-ok() { echo "ok: $*"; }
-wait_for() {
-    local secs=$1 what=$2; shift 2
-    local end=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && fail "timeout after ${secs}s waiting for: $what"
-        sleep 0.2
-    done
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port_open() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1).close()"; }
 port_open_at() { python3 -c "import socket,sys; socket.create_connection(('$1',$2),1).close()"; }
 in_log() { grep -q -- "$1" "$work/relayd.log"; }
 
@@ -153,8 +128,8 @@ printf '%s %s\n' "$SUSER" "wrong-$PASS" >"$work/secret-bad"
 chmod 600 "$work/secret-good" "$work/secret-bad"
 
 n_run=0
-# start_relayd KEY=VALUE... (smarthost, ca_file, tls_name, require_tls, secrets, mailtund)
-start_relayd() {
+# relayd_with KEY=VALUE... (smarthost, ca_file, tls_name, require_tls, secrets, mailtund)
+relayd_with() {
     local smarthost=127.0.0.1:$PFP ca=$work/ca/ca.crt name=smarthost.test req=   # default: yes
     local secrets=$work/secret-good mtd=$work/no-mailtund.sock kv
     for kv in "$@"; do
@@ -206,7 +181,7 @@ queue() { "$CTL" --relayd-socket "$work/relayd.sock" --tunneld-socket /nonexiste
 sh_got() { grep -q "Message-Id: <$1@lan.test>" "$PF/maillog"; }
 
 # 1. LAN client -> smarthost with TLS, AUTH, from the fixed address
-start_relayd
+relayd_with
 in_log "outbound smarthost=127.0.0.1:$PFP source=127.0.0.3 tls=verify auth=$SUSER" || fail "outbound settings not logged"
 send_lan m1
 wait_for 20 "m1 at the smarthost" sh_got m1
@@ -243,7 +218,7 @@ stop_relayd
 sasl_mechs LOGIN
 postfix -c "$PF" reload >/dev/null 2>&1 || fail "postfix reload"
 sleep 1
-start_relayd
+relayd_with
 send_lan m1b
 wait_for 20 "m1b at the smarthost (LOGIN)" sh_got m1b
 grep -q "sasl_method=LOGIN, sasl_username=$SUSER" "$PF/maillog" || fail "no AUTH LOGIN at the smarthost"
@@ -256,7 +231,7 @@ ok "AUTH LOGIN when the smarthost offers only LOGIN"
 
 # 3. wrong password
 before=$(grep -c "sasl_username=" "$PF/maillog")
-start_relayd secrets="$work/secret-bad"
+relayd_with secrets="$work/secret-bad"
 send_lan m4
 wait_for 20 "the AUTH failure logged" in_log "SMTP AUTH PLAIN as $SUSER refused by .*535"
 wait_for 10 "m4 deferred" in_log "to=<friend@foreign.test> relay=.*status=deferred (451 4.4.1 SMTP AUTH PLAIN as $SUSER refused"
@@ -270,7 +245,7 @@ stop_relayd
 # 4. wrong certificate: name mismatch, then a CA that did not sign it
 for variant in "tls_name=other.test" "ca_file=$work/ca2/ca.crt"; do
     nclient=$(grep -c "client=" "$PF/maillog")
-    start_relayd "$variant"
+    relayd_with "$variant"
     send_lan "m5-${variant%%=*}"
     wait_for 20 "TLS failure logged ($variant)" in_log "TLS with .* failed: .*certificate verify failed"
     wait_for 10 "deferred ($variant)" in_log "id=.*to=<friend@foreign.test> relay=[^ ]* .*status=deferred (451 4.4.1 TLS with"
@@ -282,12 +257,12 @@ for variant in "tls_name=other.test" "ca_file=$work/ca2/ca.crt"; do
 done
 
 # 5. no STARTTLS at all
-start_relayd smarthost=127.0.0.1:$PLAIN
+relayd_with smarthost=127.0.0.1:$PLAIN
 send_lan m6
 wait_for 20 "no-STARTTLS failure" in_log "TLS is required, but host 127.0.0.1\[127.0.0.1\]:$PLAIN does not offer STARTTLS"
 wait_for 10 "m6 deferred" in_log "status=deferred (451 4.4.1 TLS is required"
 stop_relayd
-start_relayd smarthost=127.0.0.1:$PLAIN require_tls=no
+relayd_with smarthost=127.0.0.1:$PLAIN require_tls=no
 send_lan m7
 wait_for 20 "AUTH refused in clear text" in_log "not authenticating with 127.0.0.1\[127.0.0.1\]:$PLAIN: the session is not encrypted"
 wait_for 10 "m7 deferred" in_log "status=deferred (451 4.4.1 not authenticating"
@@ -299,7 +274,7 @@ ok "server without STARTTLS: deferred with require_tls=yes and, with credentials
 # 6. tunnel state: unknown while mailtund's socket exists but nobody answers, then down
 #    (scripted mailtund), then up. Mail waits with attempts=0 and goes out on LINK_UP.
 python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$work/mailtund.sock"
-start_relayd mailtund="$work/mailtund.sock"
+relayd_with mailtund="$work/mailtund.sock"
 send_lan m8
 wait_for 10 "outbound held (state unknown)" in_log "delivery held host=127.0.0.1 reason=\"the tunnel's state is unknown"
 rm -f "$work/mailtund.sock"

@@ -7,10 +7,7 @@
 # (fast_flush_domains), and the mail arrives at once. Checks mailrelayd's ETRN log line and
 # status, Postfix's log, and that every held message is now in mailrelayd's spool.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$ROOT/$B;; esac
-RELAYD=$B/mailrelay/mailrelayd
+. "$(dirname "$0")/lib/common.sh"
 source "$ROOT/tests/host/lib/postfix_instance.sh"
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (Postfix and mailrelayd)"; exit 77; }
@@ -18,35 +15,15 @@ for t in swaks python3 postfix postconf; do command -v $t >/dev/null || { echo "
 id postfix >/dev/null 2>&1 && getent group postdrop >/dev/null || { echo "skip: postfix user/postdrop group missing"; exit 77; }
 [ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
 
-work=$(mktemp -d /tmp/relay-etrn.XXXXXX)
-chmod 755 "$work"
-PF=$work/postfix
-pids=()
-cleanup() {
-    pf_stop "$PF"
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
+make_work relay-etrn
+at_exit 'pf_stop "${PF:-}"'
+fail_context() {
     echo "--- Postfix log (last 20 lines)"; tail -n 20 "$PF/maillog" 2>/dev/null
     echo "--- mailrelayd log (last 20 lines)"; tail -n 20 "$work/relayd.log" 2>/dev/null
-    exit 1
 }
-ok() { echo "ok: $*"; }
-wait_for() {
-    local secs=$1 what=$2; shift 2
-    local end=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && fail "timeout after ${secs}s waiting for: $what"
-        sleep 0.2
-    done
-}
+PF=$work/postfix
 # at_least FN N: FN (a counting function) prints at least N; re-run on every poll
 at_least() { [ "$("$1")" -ge "$2" ]; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port_open() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1).close()"; }
 
 P=$(free_port) PFP=$(free_port) DEAD=$(free_port)
 pf_instance "$PF" "$PFP" "relay_domains = example.net" \

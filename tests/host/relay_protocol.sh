@@ -12,10 +12,7 @@
 # final dot (message still committed), provider_networks and the LAN listener (second
 # instance), SIGTERM shutdown, and no sanitizer report in the daemon's log.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$ROOT/$B;; esac
-RELAYD=$B/mailrelay/mailrelayd
+. "$(dirname "$0")/lib/common.sh"
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (mailrelayd drops to nobody)"; exit 77; }
 for t in swaks python3 openssl; do
@@ -24,33 +21,8 @@ done
 id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
 [ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
 
-work=$(mktemp -d /tmp/relay-protocol.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
+make_work relay-protocol
 
-fail() {
-    echo "FAIL: $*"
-    echo "--- mailrelayd log (last 40 lines)"; tail -n 40 "$work/relayd.log" 2>/dev/null
-    exit 1
-}
-ok() { echo "ok: $*"; }
-wait_for() {
-    local secs=$1 what=$2; shift 2
-    local end=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && fail "timeout after ${secs}s waiting for: $what"
-        sleep 0.1
-    done
-}
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port_open() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1).close()"; }
 queued() { find "$work/spool/queue" -name '*.data' 2>/dev/null | wc -l; }
 incoming() { find "$work/spool/incoming" -type f 2>/dev/null | wc -l; }
 

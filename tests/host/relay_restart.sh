@@ -8,11 +8,7 @@
 # and every Message-ID must reach the sink at least once (a crash may deliver
 # twice, never lose) and the queue must drain.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$ROOT/$B;; esac
-RELAYD=$B/mailrelay/mailrelayd
-CTL=$B/ctl/mailtunctl
+. "$(dirname "$0")/lib/common.sh"
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (mailrelayd drops to nobody)"; exit 77; }
 for t in swaks python3; do
@@ -23,33 +19,8 @@ SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp
 [ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
 [ -f "$ROOT/mailrelay/deliver/delivery.h" ] || DELIVERY=0
 
-work=$(mktemp -d /tmp/relay-restart.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    echo "--- mailrelayd log (last 30 lines)"; tail -n 30 "$work/relayd.log" 2>/dev/null
-    exit 1
-}
-ok() { echo "ok: $*"; }
-wait_for() {
-    local secs=$1 what=$2; shift 2
-    local end=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && fail "timeout after ${secs}s waiting for: $what"
-        sleep 0.1
-    done
-}
+make_work relay-restart
 queue_empty() { [ "$(queued)" = 0 ]; }
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port_open() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1).close()"; }
 queued() { find "$work/spool/queue" -name '*.data' 2>/dev/null | wc -l; }
 
 P=$(free_port) SP=$(free_port)
@@ -71,11 +42,6 @@ retry_base = 1s
 retry_max = 2s
 EOC
 
-start_relayd() {
-    "$RELAYD" -f -c "$work/mailtun.conf" >>"$work/relayd.log" 2>&1 &
-    RPID=$!; pids+=("$RPID")
-    wait_for 10 "mailrelayd listening" port_open "$P"
-}
 # send TAG N: N messages with Message-ID <TAG-i@test>; queue ids of the 250s go to $work/acked
 send() {
     local tag=$1 n=$2 i out q
@@ -97,12 +63,12 @@ check_acked() {
 }
 
 : >"$work/acked"
-start_relayd
+start_relayd "$work/mailtun.conf"
 send idle 20
 [ "$(wc -l <"$work/acked")" = 20 ] || fail "not all 20 messages acknowledged"
 [ "$(queued)" = 20 ] || fail "spool holds $(queued) messages, want 20"
 kill -9 "$RPID"; wait "$RPID" 2>/dev/null
-start_relayd
+start_relayd "$work/mailtun.conf"
 grep -q "spool open.*loaded=20" "$work/relayd.log" || grep -q "loaded=20" "$work/relayd.log" || fail "recovery did not load 20 messages"
 check_acked
 ok "20 messages, kill -9 while idle, restart: all 20 recovered"
@@ -113,7 +79,7 @@ sleep 1
 kill -9 "$RPID"; wait "$RPID" 2>/dev/null
 wait    # the senders see refused connections once the daemon is gone
 acked=$(wc -l <"$work/acked")
-start_relayd
+start_relayd "$work/mailtun.conf"
 check_acked
 ok "kill -9 under load: $((acked - 20)) messages acknowledged before the kill, all in the spool after restart ($(queued) queued)"
 

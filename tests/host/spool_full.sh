@@ -11,11 +11,7 @@
 # foreign directory and an orphan envelope are dropped into queue/: the restart quarantines
 # them with a log line each, keeps the good message, and serves. Bounded: about 20 s.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$ROOT/$B;; esac
-RELAYD=$B/mailrelay/mailrelayd
-CTL=$B/ctl/mailtunctl
+. "$(dirname "$0")/lib/common.sh"
 H=$ROOT/tests/host/peers/hardening.py
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (tmpfs mount)"; exit 77; }
@@ -25,37 +21,12 @@ SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp
 [ -n "$SINK" ] || { echo "skip: smtp-sink (postfix) missing"; exit 77; }
 [ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
 
-work=$(mktemp -d /tmp/spool-full.XXXXXX)
-chmod 755 "$work"
+make_work spool-full
+# the spool is a small tmpfs: unmounted before the work directory goes (a busy one stays, and so
+# does the directory)
+at_exit '[ "${mounted:-0}" = 1 ] && { umount "$work/spool" 2>/dev/null || umount -l "$work/spool" 2>/dev/null; }; mountpoint -q "$work/spool" && KEEP=1'
 mkdir "$work/spool"
-pids=()
 mounted=0
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    if [ "$mounted" = 1 ]; then
-        umount "$work/spool" 2>/dev/null || umount -l "$work/spool" 2>/dev/null
-    fi
-    if [ "${KEEP:-0}" != 1 ] && ! mountpoint -q "$work/spool"; then rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-fail() {
-    echo "FAIL: $*"
-    echo "--- mailrelayd log (last 30 lines)"; tail -n 30 "$work/relayd.log" 2>/dev/null
-    exit 1
-}
-ok() { echo "ok: $*"; }
-wait_for() {
-    local secs=$1 what=$2; shift 2
-    local end=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && fail "timeout after ${secs}s waiting for: $what"
-        sleep 0.1
-    done
-}
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 count() { find "$work/spool/$1" -type f 2>/dev/null | wc -l; }
 queue_empty() { [ "$(count queue)" = 0 ]; }
 alive() { kill -0 "$RPID" 2>/dev/null || fail "mailrelayd died"; }
@@ -82,11 +53,6 @@ starttls = no
 retry_base = 1s
 retry_max = 2s
 EOC
-start_relayd() {
-    "$RELAYD" -f -c "$work/mailtun.conf" >>"$work/relayd.log" 2>&1 &
-    RPID=$!; pids+=("$RPID")
-    wait_for 10 "mailrelayd listening" port_open "$P"
-}
 # Every message in queue/ complete: its data file ends with the envelope trailer's footer
 # (mailrelay/spool/spool_trailer.h), and an envelope rewritten beside it (.env) has its data.
 check_pairs() {
@@ -104,7 +70,7 @@ check_pairs() {
     echo "$n"
 }
 
-start_relayd
+start_relayd "$work/mailtun.conf"
 out=$($PY "$H" fill --port "$P" --size 100000 --count 60 --prefix big); echo "    $out"
 grep -q "temp=1 last=452 4.3.1" <<<"$out" || fail "the full disk did not give 452 4.3.1: $out"
 acked_big=$(sed -n 's/.*acked=\([0-9]*\).*/\1/p' <<<"$out")

@@ -389,6 +389,27 @@ lab_tcp_listen() {
 # true if one arrived.
 lab_tcp_probe() { lab_in "$1" $LAB_PY "$LAB_DIR/tcp.py" probe "$2" "$3" "${4:-3}"; }
 
+# lab_reach_loop <ns> <addr> <port> <limit-s> — from <ns>, connect to a lab_tcp_listen
+# listener every 0.2 s (0.5 s connect timeout) until it greets; prints the epoch time of
+# success, fails (status 1) after <limit-s>. One Python process: a fork per try would slow
+# the guest's one CPU.
+lab_reach_loop() {
+    lab_in "$1" $LAB_PY - "$2" "$3" "$4" <<'PY'
+import socket, sys, time
+addr, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+end = time.time() + limit
+while time.time() < end:
+    try:
+        with socket.create_connection((addr, port), timeout=0.5) as s:
+            s.settimeout(2)
+            if s.recv(100).startswith(b"lab-listener"):
+                print(f"{time.time():.6f}"); sys.exit(0)
+    except OSError:
+        time.sleep(0.2)
+sys.exit(1)
+PY
+}
+
 # ---- results --------------------------------------------------------------------------------
 
 # lab_result <key> <value> — append key=value to <results>/timing.txt (read by demo.sh, bench).

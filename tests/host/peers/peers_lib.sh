@@ -1,39 +1,22 @@
 # peers_lib.sh — sourced by the mailtund host tests: a "provider" and a "customer" network
 # namespace joined by veth (documentation addresses), a fake PPTP server, mailtund with a
 # fake pppd, and small helpers (ok, fail, wait_for, state_is). Cleans up on exit.
-# The sourcing script sets ROOT, B and PEERS first.
+# Needs tests/host/lib/common.sh sourced first (ROOT, B, fail, wait_for, ...); the sourcing
+# script sets PEERS.
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root for network namespaces and routes"; exit 77; }
 command -v ip >/dev/null || { echo "skip: iproute2 missing"; exit 77; }
 [ -x "$B/tunneld/mailtund" ] || { echo "mailtund not built in $B"; exit 1; }
 
 P=mtp$$ C=mtc$$
-work=$(mktemp -d /tmp/mailtund-peers.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    ip netns pids "$C" 2>/dev/null | xargs -r kill -9 2>/dev/null
-    ip netns pids "$P" 2>/dev/null | xargs -r kill -9 2>/dev/null
-    ip netns del "$C" 2>/dev/null; ip netns del "$P" 2>/dev/null
-    [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*"
+make_work mailtund-peers
+# pids are sent SIGTERM first (mailtund cleans its routes on it); then the namespaces go
+at_exit 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done'
+at_exit 'ip netns pids "$C" 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns pids "$P" 2>/dev/null | xargs -r kill -9 2>/dev/null'
+at_exit 'ip netns del "$C" 2>/dev/null; ip netns del "$P" 2>/dev/null'
+fail_context() {
     echo "--- mailtund log (last 30 lines)"; tail -n 30 "$work/mailtund.log" 2>/dev/null
     echo "--- fake pptpd log"; tail -n 20 "$work/pptpd.log" 2>/dev/null
-    exit 1
-}
-ok() { echo "ok: $*"; }
-# wait_for SECONDS DESCRIPTION COMMAND...: polls every 0.1 s
-wait_for() {
-    local secs=$1 what=$2; shift 2
-    local end=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && fail "timeout after ${secs}s waiting for: $what"
-        sleep 0.1
-    done
 }
 inc() { ip netns exec "$C" "$@"; }
 state_is() { "$B/ctl/mailtunctl" --tunneld-socket "$work/mailtund.sock" --relayd-socket /nonexistent status 2>/dev/null | grep -q "state  *$1\$"; }

@@ -31,25 +31,6 @@ descendants() {
 # count_ip_up — ip-up hook lines with the fixed address as local address.
 count_ip_up() { grep -c " ip-up .*local=$LAB_FIXED " "$LAB_RESULTS/ppp-hooks.log" 2>/dev/null; }
 
-# reach_loop <limit-s> — from the provider, connect to FIXED:2525 every 0.2 s until the
-# listener greets; prints the epoch time of success. One Python process (a fork per try
-# would slow the guest's one CPU).
-reach_loop() {
-    lab_in $LAB_NS_PROVIDER $LAB_PY - "$LAB_FIXED" 2525 "$1" <<'PY'
-import socket, sys, time
-addr, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-end = time.time() + limit
-while time.time() < end:
-    try:
-        with socket.create_connection((addr, port), timeout=0.5) as s:
-            s.settimeout(2)
-            if s.recv(100).startswith(b"lab-listener"):
-                print(f"{time.time():.6f}"); sys.exit(0)
-    except OSError:
-        time.sleep(0.2)
-sys.exit(1)
-PY
-}
 
 lab_base_up
 lab_provider_pptpd_up
@@ -94,7 +75,7 @@ lab_log "pptpd restarted (${failed} failed attempts while it was gone)"
 lab_result failed_dials_while_down "$failed"
 [ "$failed" -ge 2 ] || lab_fail "only $failed failure(s) logged while pptpd was gone"
 
-t_back=$(reach_loop 30) || lab_fail "the provider cannot reach $LAB_FIXED:2525 within 30 s of pptpd's restart"
+t_back=$(lab_reach_loop $LAB_NS_PROVIDER $LAB_FIXED 2525 30) || lab_fail "the provider cannot reach $LAB_FIXED:2525 within 30 s of pptpd's restart"
 back=$(lab_elapsed "$t_restart" "$t_back")
 outage=$(lab_elapsed "$t_kill" "$t_back")
 lab_result back_seconds "$back"

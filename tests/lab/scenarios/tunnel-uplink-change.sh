@@ -29,24 +29,6 @@ limit=20                    # recovery must happen within this (one set-up; the 
 
 log_epoch() { local d t; read -r d t _ <<<"$1"; date -d "$d $t" +%s.%N; }
 
-# reach_loop <limit-s> — from the provider, connect to FIXED:2525 every 0.2 s (0.5 s connect
-# timeout) until the listener greets; prints the epoch time of success.
-reach_loop() {
-    lab_in $LAB_NS_PROVIDER $LAB_PY - "$LAB_FIXED" 2525 "$1" <<'PY'
-import socket, sys, time
-addr, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-end = time.time() + limit
-while time.time() < end:
-    try:
-        with socket.create_connection((addr, port), timeout=0.5) as s:
-            s.settimeout(2)
-            if s.recv(100).startswith(b"lab-listener"):
-                print(f"{time.time():.6f}"); sys.exit(0)
-    except OSError:
-        time.sleep(0.2)
-sys.exit(1)
-PY
-}
 
 lab_base_up
 lab_provider_pptpd_up
@@ -70,7 +52,7 @@ t_new=$(log_epoch "$LAB_LINE")
 lab_log "uplink readdressed to $new_addr (lab_uplink_readdress took $(lab_elapsed "$t0" "$t1")s;" \
     "mailtund saw the new address $(lab_elapsed "$t0" "$t_new")s after it began)"
 
-t_back=$(reach_loop $limit) || lab_fail "the provider did not reach $LAB_FIXED:2525 within ${limit}s of the new address"
+t_back=$(lab_reach_loop $LAB_NS_PROVIDER $LAB_FIXED 2525 $limit) || lab_fail "the provider did not reach $LAB_FIXED:2525 within ${limit}s of the new address"
 recovery=$(lab_elapsed "$t_new" "$t_back")
 lab_result recovery_seconds "$recovery"
 lab_log "provider reaches $LAB_FIXED:2525 again ${recovery}s after the new address"
