@@ -3,6 +3,7 @@
  * Timeouts follow RFC 5321 section 4.5.3.2 by default.
  */
 #include "relay_conf.h"
+#include "envelope.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -38,7 +39,9 @@ const struct conf_key relay_conf_keys[] = {
     R("tls_key", CONF_PATH, NULL, NULL, tls_key, 0, 0, 0, "private key for STARTTLS (PEM)"),
     R("max_message_size", CONF_SIZE, "50M", "bytes", max_message_size, 1024, 2147483647L, 0,
       "largest message accepted (advertised in SIZE)"),
-    R("max_recipients", CONF_INT, "100", NULL, max_recipients, 1, 100000, 0, "recipients per message"),
+    /* capped by what a spooled envelope holds: more would get 250 at RCPT and 451 at DATA */
+    R("max_recipients", CONF_INT, "100", NULL, max_recipients, 1, ENV_MAX_RCPT, 0,
+      "recipients per message (at most 1000, what the spool's envelope holds)"),
     R("max_sessions", CONF_INT, "200", NULL, max_sessions, 1, 100000, 0, "SMTP sessions at once"),
     R("max_sessions_per_client", CONF_INT, "20", NULL, max_sessions_per_client, 1, 100000, 0,
       "SMTP sessions at once from one client address"),
@@ -80,7 +83,7 @@ const struct conf_key relay_conf_keys[] = {
     O("secrets", CONF_PATH, NULL, NULL, smarthost_secrets, 0, 0,
       "root-readable file 'user password' for SMTP AUTH at the smarthost"),
     O("etrn_host", CONF_HOSTPORT, NULL, NULL, etrn_host, 0, 0,
-      "provider MTA that gets ETRN when the tunnel comes up, host:port"),
+      "provider MTA that gets ETRN when the tunnel comes up, IPv4 address[:port] (port 25 if none)"),
     O("etrn_domains", CONF_LIST, NULL, NULL, etrn_domains, 0, 0, "domains named in ETRN"),
 };
 const size_t relay_conf_nkeys = sizeof(relay_conf_keys) / sizeof(relay_conf_keys[0]);

@@ -17,6 +17,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#define ETRN_DEFAULT_PORT 25        /* etrn_host without ":port" (RFC 1985: plain SMTP) */
+
 struct etrn {
     struct event_base *base;
     struct etrn_config cfg;
@@ -25,7 +27,7 @@ struct etrn {
     struct event *deadline;
     struct etrn_dialog dlg;
     int attempt;
-    int port;                       /* etrn_host's port, 25 if none given */
+    int port;                       /* etrn_host's port, ETRN_DEFAULT_PORT if none given */
     char hostport[300];
     time_t last_time;
     char last_result[400];
@@ -136,16 +138,29 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     finish(arg, ETRN_TEMPFAIL, "timeout");
 }
 
+int etrn_target(const struct conf_hostport *host, struct sockaddr_in *sin, const char **why)
+{
+    memset(sin, 0, sizeof(*sin));
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)(host->port > 0 ? host->port : ETRN_DEFAULT_PORT));
+    if (!host->host || inet_pton(AF_INET, host->host, &sin->sin_addr) != 1) {
+        *why = "etrn_host must be an IPv4 address";
+        return -1;
+    }
+    return 0;
+}
+
 static void attempt(struct etrn *e)
 {
-    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)e->cfg.host->port) };
+    struct sockaddr_in sin;
     struct timeval tv = { e->cfg.timeout_ms / 1000, (e->cfg.timeout_ms % 1000) * 1000 };
+    const char *why;
 
     close_conn(e);
     e->attempt++;
     etrn_dialog_init(&e->dlg, e->cfg.hostname, (const char *const *)e->cfg.domains->v, e->cfg.domains->n);
-    if (inet_pton(AF_INET, e->cfg.host->host, &sin.sin_addr) != 1) {
-        finish(e, ETRN_PERMFAIL, "etrn_host must be an IPv4 address");
+    if (etrn_target(e->cfg.host, &sin, &why) < 0) {
+        finish(e, ETRN_PERMFAIL, why);
         return;
     }
     e->bev = bufferevent_socket_new(e->base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -177,7 +192,7 @@ struct etrn *etrn_new(struct event_base *base, const struct etrn_config *cfg)
         return NULL;
     e->base = base;
     e->cfg = *cfg;
-    e->port = cfg->host->port > 0 ? cfg->host->port : 25;
+    e->port = cfg->host->port > 0 ? cfg->host->port : ETRN_DEFAULT_PORT;
     snprintf(e->hostport, sizeof(e->hostport), "%s:%d", cfg->host->host, e->port);
     e->retry_timer = evtimer_new(base, on_retry, e);
     e->deadline = evtimer_new(base, on_deadline, e);

@@ -56,6 +56,10 @@ struct etrn_config {
 };
 
 struct etrn;
+struct sockaddr_in;
+
+/* Where ETRN goes: host's IPv4 address, its port or 25 when none is given. 0, or -1 with why. */
+int etrn_target(const struct conf_hostport *host, struct sockaddr_in *sin, const char **why);
 
 /* NULL if host or domains are not configured (ETRN off) or out of memory. */
 struct etrn *etrn_new(struct event_base *base, const struct etrn_config *cfg);

@@ -278,6 +278,14 @@ static size_t local_utf8(const unsigned char *u, size_t n, bool utf8,
     return l;
 }
 
+/* '<' and '>' are legal in a quoted string (RFC 5321), but the client side (smtp_client.c
+ * arg_ok) will not put them inside a path it sends: refuse them here too, so a recipient
+ * that gets 250 can be delivered (one grammar for both sides). */
+static bool is_path_delim(unsigned char c)
+{
+    return c == '<' || c == '>';
+}
+
 /* Local-part = Dot-string / Quoted-string. Returns its length, 0 with *st set on error. */
 static size_t parse_local_part(const char *p, size_t n, bool utf8, bool *has_utf8,
                                enum smtp_parse_status *st, const char **why)
@@ -294,6 +302,10 @@ static size_t parse_local_part(const char *p, size_t n, bool utf8, bool *has_utf
                     *why = "bad quoted-pair in local part";
                     return 0;
                 }
+                if (is_path_delim(u[i + 1])) {
+                    *why = "'<' or '>' in local part";
+                    return 0;
+                }
                 i++;
             } else if (u[i] >= 0x80) {
                 size_t l = local_utf8(u + i, n - i, utf8, st, why);
@@ -303,6 +315,9 @@ static size_t parse_local_part(const char *p, size_t n, bool utf8, bool *has_utf
                 i += l - 1;
             } else if (!is_qtext(u[i])) {
                 *why = "bad character in quoted local part";
+                return 0;
+            } else if (is_path_delim(u[i])) {
+                *why = "'<' or '>' in local part";
                 return 0;
             }
         }

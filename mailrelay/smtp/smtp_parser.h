@@ -10,7 +10,8 @@
  * Command parser: HELO/EHLO, MAIL FROM:<path> [SIZE= BODY= SMTPUTF8], RCPT TO:<path>, DATA,
  * RSET, NOOP, QUIT, VRFY, HELP, STARTTLS, EXPN. Verbs are case-insensitive. Paths are checked
  * strictly (dot-atom or quoted local part <= 64, domain or address literal <= 255, whole path
- * <= 256 octets); source routes are accepted and dropped; UTF-8 is allowed in the local part
+ * <= 256 octets; no '<' or '>', not even quoted, as the client side could not send them);
+ * source routes are accepted and dropped; UTF-8 is allowed in the local part
  * only with SMTPUTF8 and must be well-formed. Domains must be ASCII (A-labels).
  *
  * DATA processor: dot-unstuffing, end only at CRLF "." CRLF, bare CR/LF or an over-long line

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <cmocka.h>
 
 #include "etrn.h"
@@ -75,11 +77,31 @@ static void test_failures(void **state)
     assert_int_equal(etrn_dialog_reply(&d, &r), ETRN_PERMFAIL);
 }
 
+/* Issue 18.5: etrn_host without a port means port 25 (what the log said), not port 0. */
+static void test_target_default_port(void **state)
+{
+    (void)state;
+    struct conf_hostport h = { .host = "192.0.2.1", .port = 0 };
+    struct sockaddr_in sin;
+    const char *why = NULL;
+    assert_int_equal(etrn_target(&h, &sin, &why), 0);
+    assert_int_equal(ntohs(sin.sin_port), 25);
+    assert_int_equal(sin.sin_family, AF_INET);
+    assert_int_equal(ntohl(sin.sin_addr.s_addr), 0xc0000201u);
+    h.port = 2525;      /* negative control: a given port is used */
+    assert_int_equal(etrn_target(&h, &sin, &why), 0);
+    assert_int_equal(ntohs(sin.sin_port), 2525);
+    h.host = "provider.example";
+    assert_int_equal(etrn_target(&h, &sin, &why), -1);
+    assert_non_null(why);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_domains),
         cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_target_default_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "smtp_client.h"
 #include "smtp_parser.h"
 
 /* ---- line splitter ---------------------------------------------------------------------- */
@@ -247,7 +248,7 @@ static void test_paths_valid(void **state)
         { "MAIL FROM:<first.last+tag@sub.example.com>", "first.last+tag@sub.example.com" },
         { "MAIL FROM:<!#$%&'*+-/=?^_`{|}~@example.com>", "!#$%&'*+-/=?^_`{|}~@example.com" },
         { "MAIL FROM:<\"john doe\"@example.com>", "\"john doe\"@example.com" },
-        { "MAIL FROM:<\"a\\\"b>c\"@example.com>", "\"a\\\"b>c\"@example.com" },
+        { "MAIL FROM:<\"a\\\"b.c\"@example.com>", "\"a\\\"b.c\"@example.com" },
         { "RCPT TO:<user@[192.0.2.7]>", "user@[192.0.2.7]" },
         { "RCPT TO:<user@[IPv6:2001:db8::7]>", "user@[IPv6:2001:db8::7]" },
         { "RCPT TO:<@relay.example:user@example.com>", "user@example.com" },
@@ -312,6 +313,40 @@ static void test_paths_invalid(void **state)
             fail_msg("'%s' -> %d, expected %d", bad[i].line, st, bad[i].st);
         assert_non_null(c.why);
     }
+}
+
+/* Issue 18.3: one address grammar. Whatever RCPT/MAIL accepts, the delivery side
+ * (smtp_client.c) must be able to send; else the sender gets 250 now and a bounce later.
+ * Every octet is tried in a dot-atom, in a quoted string and as a quoted-pair. */
+static void test_paths_client_can_send(void **state)
+{
+    (void)state;
+    struct smtp_cmd c;
+    char line[128], out[SMTPC_MAX_CMD + 1], err[128];
+    static const struct { const char *pre, *post; } forms[] = {
+        { "RCPT TO:<a", "b@example.com>" }, { "RCPT TO:<\"a", "b\"@example.com>" },
+        { "RCPT TO:<\"a\\", "b\"@example.com>" }, { "MAIL FROM:<\"a", "b\"@example.com>" },
+        { "MAIL FROM:<\"a\\", "b\"@example.com>" },
+    };
+    unsigned accepted = 0;
+    for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
+        for (int o = 1; o < 256; o++) {
+            snprintf(line, sizeof(line), "%s%c%s", forms[f].pre, o, forms[f].post);
+            if (parse(line, true, &c) != SMTP_PARSE_OK)
+                continue;
+            accepted++;
+            int n = c.verb == SMTP_VERB_RCPT
+                ? smtpc_fmt_rcpt(out, sizeof(out), c.path.addr, err, sizeof(err))
+                : smtpc_fmt_mail(out, sizeof(out), c.path.addr, 0, 0, NULL, err, sizeof(err));
+            if (n < 0)
+                fail_msg("'%s' gets 250 but delivery refuses <%s>: %s", line, c.path.addr, err);
+        }
+    }
+    assert_true(accepted > 5 * 60);     /* the loop did test something */
+    /* the cases of the review, refused with the address syntax code */
+    assert_int_equal(parse("RCPT TO:<\"a>b\"@example.com>", false, &c), SMTP_PARSE_BAD_PATH);
+    assert_int_equal(parse("RCPT TO:<\"a<b\"@example.com>", false, &c), SMTP_PARSE_BAD_PATH);
+    assert_int_equal(parse("MAIL FROM:<\"a\\>b\"@example.com>", false, &c), SMTP_PARSE_BAD_PATH);
 }
 
 static void test_path_lengths(void **state)
@@ -669,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_helo_argument),
         cmocka_unit_test(test_paths_valid),
         cmocka_unit_test(test_paths_invalid),
+        cmocka_unit_test(test_paths_client_can_send),
         cmocka_unit_test(test_path_lengths),
         cmocka_unit_test(test_mail_params),
         cmocka_unit_test(test_utf8),
