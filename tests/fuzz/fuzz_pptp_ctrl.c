@@ -1,5 +1,5 @@
 /*
- * fuzz_pptp_ctrl.c — libFuzzer target for tunneld/pptp_codec and tunneld/pptp_ctrl.
+ * fuzz_pptp_ctrl.c — libFuzzer target for tunneld/pptp/pptp_codec and tunneld/pptp/pptp_ctrl.
  *
  * Input: byte 0 picks the mode (0: codec only, 1: state machine after a good handshake,
  * 2: state machine right after "connected"); the rest is a script of operations:

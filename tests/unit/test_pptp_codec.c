@@ -1,5 +1,5 @@
 /*
- * test_pptp_codec.c — unit tests for tunneld/pptp_codec: hand-built wire bytes for every
+ * test_pptp_codec.c — unit tests for tunneld/pptp/pptp_codec: hand-built wire bytes for every
  * message type (so the decoder is not only checked against our own encoder), the exact
  * field offsets of what the client sends, round trips of all 15 types, every malformed
  * header field, early refusal of garbage, truncation and string bounding.

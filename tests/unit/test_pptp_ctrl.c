@@ -1,5 +1,5 @@
 /*
- * test_pptp_ctrl.c — unit tests for tunneld/pptp_ctrl: the client control connection state
+ * test_pptp_ctrl.c — unit tests for tunneld/pptp/pptp_ctrl: the client control connection state
  * machine driven by a scripted fake server. Covers the handshake, every refusal, every timeout
  * (SCCRP, OCRP, CDN, StopCCRP, echo), keep-alive both ways, Set-Link-Info, WAN-Error-Notify,
  * refused incoming calls, clears and stops from either side, partial reads, several messages
