@@ -82,20 +82,52 @@ inc ip route show table 1723 2>/dev/null | grep -q . && fail "table 1723 left: $
 inc ip route show | grep -q "203.0.113.1" && fail "host route left: $(inc ip route)"
 ok "SIGTERM: call cleared, control connection stopped, pppd gone, routes removed"
 
-# --- 4. the wrong address is refused -------------------------------------------------------
+# --- 4. the wrong address is refused, and the back-off grows ---------------------------------
+# The decision is checked, not the refusal's log line (printed before it takes effect): the
+# state never goes up, no LINK_UP reaches the subscriber, no routes. A short ladder (200 ms
+# doubling to 1.6 s) makes the back-off's growth measurable in a few seconds: each logged
+# retry_in_ms is within +-25 % of 200 ms * 2^(failures-1) (capped), and the measured time from
+# the failure to the next dial is at least its lower bound, so jitter cannot hide a flat ladder.
+sed -i 's/^backoff_min = .*/backoff_min = 200ms/; s/^backoff_max = .*/backoff_max = 1600ms/' "$work/mailtun.conf"
 echo "FAKE_PPP_ADDRESS=192.0.2.99" >>"$work/fake_pppd.conf"
+from=$(($(wc -l <"$work/mailtund.log") + 1))
+ups_before=$(grep -c LINK_UP "$work/events.log")
+log4() { tail -n +"$from" "$work/mailtund.log"; }
+refusals_at_least() { [ "$(log4 | grep -c 'tunnel failed reason="link refused: IPCP gave 192.0.2.99')" -ge "$1" ]; }
 start_mailtund
-wait_for 10 "refusal logged" grep -q "link refused: IPCP gave 192.0.2.99 but fixed_address is 192.0.2.10" "$work/mailtund.log"
-sleep 0.5
-state_is up && fail "link with the wrong address reported up"
-inc ip route show table 1723 | grep -q "ppp-fake" && fail "routes set for the wrong address"
-ok "wrong address refused: $(grep -o 'link refused.*' "$work/mailtund.log" | head -n 1)"
-# back-off, not a tight loop: at most a handful of dials in 3 seconds
-sleep 3
-dials=$(grep -c "dial server=" "$work/mailtund.log")
-[ "$dials" -le 8 ] || fail "re-dialling too fast: $dials dials"
-ok "backing off ($dials dials in total so far)"
+wait_for 10 "refusal" refusals_at_least 1
+up_seen=no
+for _ in $(seq 40); do            # sample the state while the refusals repeat (4 s)
+    state_is up && up_seen=yes
+    inc ip route show table 1723 | grep -q "ppp-fake" && fail "routes set for the wrong address: $(inc ip route show table 1723)"
+    sleep 0.1
+done
+[ $up_seen = no ] || fail "link with the wrong address reported up"
+wait_for 15 "five refusals" refusals_at_least 5
+log4 | grep -q "tunnel state [a-z-]* -> up" && fail "state went up with the wrong address: $(log4 | grep -m1 'tunnel state [a-z-]* -> up')"
+log4 | grep -q "link up " && fail "link up logged for the wrong address: $(log4 | grep -m1 'link up ')"
+sleep 0.5                         # a LINK_UP, if one were sent, reaches the subscriber
+[ "$(grep -c LINK_UP "$work/events.log")" = "$ups_before" ] || fail "LINK_UP sent for the wrong address: $(tail -n 3 "$work/events.log")"
+ok "wrong address refused, never up, no routes, no LINK_UP: $(log4 | grep -o 'link refused[^"]*' | head -n 1)"
+ladder=$(log4 | awk '
+    function ms(t,  a) { split(t, a, ":"); return ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 }
+    /tunnel failed reason="link refused/ {
+        match($0, /retry_in_ms=[0-9]+/); r = substr($0, RSTART + 12, RLENGTH - 12)
+        match($0, /failures=[0-9]+/);    n = substr($0, RSTART + 9, RLENGTH - 9)
+        failed = ms($2); next }
+    /dial server=/ && failed { printf "%d %d %d\n", n, r, ms($2) - failed; failed = 0 }')
+steps=0
+while read -r n r took; do
+    e=$((200 << (n - 1))); [ $e -gt 1600 ] && e=1600
+    [ "$r" -ge $((e - e / 4)) ] && [ "$r" -le $((e + e / 4)) ] \
+        || fail "back-off after failure $n: retry_in_ms=$r, not within 25 % of $e ms; ladder (failures retry_ms measured_ms): $(echo $ladder)"
+    [ "$took" -ge $((e - e / 4 - 20)) ] || fail "back-off after failure $n: re-dialled after $took ms, want >= $((e - e / 4)) ms"
+    steps=$((steps + 1)); last=$n
+done <<<"$ladder"
+[ $steps -ge 4 ] && [ "$last" -ge 4 ] || fail "too few back-off steps to see growth: $(echo $ladder)"
+ok "back-off grows: $(awk '{printf "%s%d ms", (NR > 1 ? ", " : ""), $3}' <<<"$ladder") between failure and re-dial"
 stop_mailtund
+sed -i 's/^backoff_min = .*/backoff_min = 1s/; s/^backoff_max = .*/backoff_max = 2s/' "$work/mailtun.conf"
 
 # --- 5. control connection fine, PPP never answers: GRE named as the suspect ---------------
 echo "FAKE_PPP_IFNAME=ppp-fake" >"$work/fake_pppd.conf"
