@@ -22,7 +22,7 @@ static const struct ctl_verb verbs[] = {
     { "status", "status [--json]            link and queue state of both daemons", verb_status },
     { "check", "check [--defaults]          validate the config and the environment", verb_check },
     { "queue", "queue list|show ID|flush [ID]|delete ID|hold ID|release ID   mailrelayd's spool", verb_queue },
-    { "trace", "trace start [DIR] | stop    capture the tunnel's packets on the uplink (pcap)", verb_trace },
+    { "trace", "trace start | stop          capture the tunnel's packets on the uplink (pcap)", verb_trace },
 };
 
 static void usage(FILE *out)

@@ -2,7 +2,7 @@
  * control.c — mailtund's control-socket verbs (see control.h).
  *
  * The socket itself is root:mailtun 0660 (ctl_server.c); plugin messages are accepted only
- * from the pppd mailtund started (checked by pid in tunnel.c).
+ * from root and the pid of the pppd mailtund started (tunnel.c); a trace only for root.
  */
 #include "control.h"
 #include "log.h"
@@ -26,12 +26,19 @@ static void trace_cmd_start(struct control *ctl, struct ctl_client *c, const str
         ctl_client_error(c, err);
         return;
     }
-    if (ipc_get_str(m, ATTR_PATH, dir, sizeof(dir)) < 0)
-        snprintf(dir, sizeof(dir), "%s/trace", ctl->conf->state_dir);
-    if (dir[0] != '/') {
-        ctl_client_error(c, "trace directory must be an absolute path");
+    /* Root writes the files: only root may start it, and only into root's own directory
+     * (a directory a group member names could hold links to any file). */
+    if (ctl_client_uid(c) != 0) {
+        log_warnx("trace start refused pid=%d uid=%d reason=\"not root\"", (int)ctl_client_pid(c),
+                  (int)ctl_client_uid(c));
+        ctl_client_error(c, "trace start needs root (run mailtunctl as root)");
         return;
     }
+    if (ipc_get_str(m, ATTR_PATH, dir, sizeof(dir)) == 0) {
+        ctl_client_error(c, "trace start takes no directory: traces go to <state_dir>/trace");
+        return;
+    }
+    snprintf(dir, sizeof(dir), "%s/trace", ctl->conf->state_dir);
     ctl->trace = trace_start(ctl->base, ctl->conf->uplink, ctl->conf->server, dir,
                              TRACE_MAX_FILE_BYTES, TRACE_MAX_FILES, err, sizeof(err));
     if (!ctl->trace) {

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ struct trace {
     pcap_t *pcap;
     pcap_dumper_t *dump;
     struct event *readable;
+    int dirfd;                      /* the trace directory, opened once without following links */
     char dir[256];
     char file[320];
     long max_file_bytes;
@@ -36,13 +38,18 @@ static int cmp_names(const void *a, const void *b)
 /* Keeps the newest max_files - 1 traces, so with the new one there are max_files. */
 static void prune(struct trace *t)
 {
-    DIR *d = opendir(t->dir);
+    int fd = dup(t->dirfd);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
     struct dirent *e;
     char *names[256];
     size_t n = 0;
 
-    if (!d)
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
+    rewinddir(d);
     while ((e = readdir(d)) && n < 256)
         if (strncmp(e->d_name, "trace-", 6) == 0 && strstr(e->d_name, ".pcap"))
             names[n++] = strdup(e->d_name);
@@ -50,33 +57,81 @@ static void prune(struct trace *t)
     qsort(names, n, sizeof(names[0]), cmp_names);
     for (size_t i = 0; i < n; i++) {
         if (names[i] && n - i >= (size_t)t->max_files) {
-            char path[600];
-            snprintf(path, sizeof(path), "%s/%s", t->dir, names[i]);
-            if (unlink(path) == 0)
-                log_info("trace removed old file=%s", path);
+            if (unlinkat(t->dirfd, names[i], 0) == 0)
+                log_info("trace removed old file=%s/%s", t->dir, names[i]);
         }
         free(names[i]);
     }
 }
 
+/*
+ * A new file, never an existing name: O_EXCL|O_NOFOLLOW, so nothing planted in the directory
+ * (a symlink to /etc/shadow, say) is written through; the mode is set on the descriptor.
+ */
 static int open_file(struct trace *t, char *err, size_t errlen)
 {
     time_t now = time(NULL);
     struct tm tm;
-    char stamp[32];
+    char stamp[32], name[64];
     static unsigned seq;
+    FILE *f;
+    int fd = -1;
 
     localtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
     prune(t);
-    snprintf(t->file, sizeof(t->file), "%s/trace-%s-%02u.pcap", t->dir, stamp, seq++ % 100);
-    t->dump = pcap_dump_open(t->pcap, t->file);
-    if (!t->dump) {
-        snprintf(err, errlen, "cannot write %s: %s", t->file, pcap_geterr(t->pcap));
+    for (int tries = 0; tries < 100 && fd < 0; tries++) {
+        snprintf(name, sizeof(name), "trace-%s-%02u.pcap", stamp, seq++ % 100);
+        fd = openat(t->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST)
+            break;
+        if (fd < 0)
+            log_warnx("trace file exists, not reused file=%s/%s", t->dir, name);
+    }
+    snprintf(t->file, sizeof(t->file), "%s/%s", t->dir, name);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", t->file, strerror(errno));
         return -1;
     }
-    chmod(t->file, 0640);
+    if (fchmod(fd, 0600) < 0 || !(f = fdopen(fd, "wb"))) {
+        snprintf(err, errlen, "cannot set up %s: %s", t->file, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    t->dump = pcap_dump_fopen(t->pcap, f);
+    if (!t->dump) {
+        snprintf(err, errlen, "cannot write %s: %s", t->file, pcap_geterr(t->pcap));
+        fclose(f);
+        return -1;
+    }
     log_info("trace file=%s", t->file);
+    return 0;
+}
+
+/* The directory is root's alone: made 0700 if missing, refused if it is a link or belongs
+ * to someone else, its mode forced back to 0700 on the descriptor. */
+static int open_dir(struct trace *t, const char *dir, char *err, size_t errlen)
+{
+    struct stat st;
+
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    t->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (t->dirfd < 0) {
+        snprintf(err, errlen, "cannot open trace directory %s: %s", dir,
+                 errno == ENOTDIR || errno == ELOOP ? "not a directory (a symlink?)" : strerror(errno));
+        return -1;
+    }
+    if (fstat(t->dirfd, &st) < 0 || st.st_uid != geteuid()) {
+        snprintf(err, errlen, "trace directory %s is not owned by root: refused", dir);
+        return -1;
+    }
+    if ((st.st_mode & 07777) != 0700 && fchmod(t->dirfd, 0700) < 0) {
+        snprintf(err, errlen, "cannot make %s root-only: %s", dir, strerror(errno));
+        return -1;
+    }
     return 0;
 }
 
@@ -120,13 +175,12 @@ struct trace *trace_start(struct event_base *base, const char *ifname, struct in
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    t->dirfd = -1;
     snprintf(t->dir, sizeof(t->dir), "%s", dir);
     t->max_file_bytes = max_file_bytes;
     t->max_files = max_files;
-    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+    if (open_dir(t, dir, err, errlen) < 0)
         goto fail;
-    }
     t->pcap = pcap_create(ifname, ebuf);
     if (!t->pcap || pcap_set_snaplen(t->pcap, TRACE_SNAPLEN) != 0 || pcap_set_timeout(t->pcap, 100) != 0 ||
         pcap_set_immediate_mode(t->pcap, 1) != 0 || pcap_activate(t->pcap) < 0) {
@@ -173,5 +227,7 @@ void trace_stop(struct trace *t)
         pcap_dump_close(t->dump);
     if (t->pcap)
         pcap_close(t->pcap);
+    if (t->dirfd >= 0)
+        close(t->dirfd);
     free(t);
 }

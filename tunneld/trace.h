@@ -2,8 +2,9 @@
  * trace.h — a packet capture of the tunnel's traffic on the uplink, for the provider.
  *
  * libpcap on the uplink interface, filtered to the PPTP server: its TCP port 1723 and GRE
- * (IP protocol 47). Files go to <dir>/trace-<YYYYmmdd-HHMMSS>.pcap and rotate at a size
- * limit, keeping a bounded number, so a forgotten trace cannot fill the disk. Packets are
+ * (IP protocol 47). Files go to <dir>/trace-<YYYYmmdd-HHMMSS>-NN.pcap and rotate at a size
+ * limit, keeping a bounded number, so a forgotten trace cannot fill the disk. <dir> is root's
+ * alone (0700, never a symlink); files are created new (O_EXCL|O_NOFOLLOW), mode 0600. Packets are
  * read from the event loop (non-blocking), never in a thread of their own.
  */
 #ifndef MAILTUN_TRACE_H

@@ -358,15 +358,20 @@ static void on_call_cleared(void *arg, const char *reason)
         tunnel_fail(t, with_pppd_reason(t, reason, buf, sizeof(buf)));
 }
 
+static void finish_stop(struct tunnel *t, const char *reason)
+{
+    routes_remove_all(t->routes);
+    evtimer_del(t->stop_timer);
+    set_state(t, TUNNEL_STOPPED, reason);
+    if (t->done)
+        t->done(t->done_arg);
+}
+
 static void check_stopped(struct tunnel *t)
 {
     if (t->state != TUNNEL_STOPPING || t->conn || t->pppd.pid)
         return;
-    routes_remove_all(t->routes);
-    evtimer_del(t->stop_timer);
-    set_state(t, TUNNEL_STOPPED, "pppd gone, call cleared, routes removed");
-    if (t->done)
-        t->done(t->done_arg);
+    finish_stop(t, "pppd gone, call cleared, routes removed");
 }
 
 static void on_conn_closed(void *arg, const char *closed_reason)
@@ -611,7 +616,11 @@ static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
         pptp_conn_free(t->conn);
         t->conn = NULL;
     }
-    check_stopped(t);
+    t->call_up = 0;
+    if (t->up_since)
+        publish_link_down(t, "tunnel stop forced");
+    /* Whatever state a late event left behind, a forced stop ends the process. */
+    finish_stop(t, "stop forced: pppd killed, call dropped, routes removed");
 }
 
 void tunnel_stop(struct tunnel *t, const char *reason)
@@ -699,18 +708,37 @@ void tunnel_child_exited(struct tunnel *t)
     maybe_dial(t);
 }
 
+/* pppd names its units ppp<N> (or an admin's "ifname ppp-..."): anything else, and above
+ * all the uplink itself, would route the fixed address's traffic somewhere else. */
+static const char *bad_ppp_ifname(const struct tunnel *t, const char *ifname)
+{
+    if (strcmp(ifname, t->conf->uplink) == 0)
+        return "the uplink";
+    if (strncmp(ifname, "ppp", 3) != 0 || strchr(ifname, '/'))
+        return "not a ppp device";
+    return NULL;
+}
+
 static void plugin_ip_up(struct tunnel *t, const struct ipc_msg *m)
 {
     struct in_addr local;
     uint32_t mtu = 0;
-    char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], err[256], why[320];
+    char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], err[256], why[320], ifname[sizeof(t->ifname)];
+    const char *bad;
     struct ipc_builder ev;
 
-    if (ipc_get_str(m, ATTR_IFNAME, t->ifname, sizeof(t->ifname)) < 0 ||
+    if (ipc_get_str(m, ATTR_IFNAME, ifname, sizeof(ifname)) < 0 ||
         ipc_get_in4(m, ATTR_LOCAL, &local) < 0 || ipc_get_in4(m, ATTR_PEER, &t->peer) < 0) {
         tunnel_fail(t, "plugin sent an incomplete ip-up");
         return;
     }
+    if ((bad = bad_ppp_ifname(t, ifname))) {
+        snprintf(why, sizeof(why), "link refused: ip-up names interface %s, %s", ifname, bad);
+        log_errx("%s", why);
+        tunnel_fail(t, why);
+        return;
+    }
+    snprintf(t->ifname, sizeof(t->ifname), "%s", ifname);
     ipc_get_u32(m, ATTR_MTU, &mtu);
     t->mtu = mtu;
     if (local.s_addr != t->conf->fixed_address.s_addr) {
@@ -743,7 +771,15 @@ void tunnel_plugin_msg(struct tunnel *t, struct ctl_client *c, const struct ipc_
 {
     char reason[160];
 
-    /* Only the pppd we started may speak for the link. */
+    /* Only the pppd we started may speak for the link: root (a group member cannot be),
+     * and the pid we started (another root process is not our pppd). The pid alone can be
+     * reused once pppd is gone; the uid cannot be faked. */
+    if (ctl_client_uid(c) != 0) {
+        log_warnx("plugin message refused pid=%d uid=%d type=%s reason=\"not root\"",
+                  (int)ctl_client_pid(c), (int)ctl_client_uid(c), ipc_type_name(m->type));
+        ctl_client_error(c, "plugin messages are accepted from root only");
+        return;
+    }
     if (!t->pppd.pid || ctl_client_pid(c) != t->pppd.pid) {
         log_warnx("plugin message refused pid=%d type=%s reason=\"not our pppd\"",
                   (int)ctl_client_pid(c), ipc_type_name(m->type));
@@ -751,6 +787,13 @@ void tunnel_plugin_msg(struct tunnel *t, struct ctl_client *c, const struct ipc_
         return;
     }
     t->plugin = c;
+    /* Link events only where the state machine waits for them: one arriving late (after
+     * SIGTERM, after a failure) must not bring a stopping or backing-off tunnel up. */
+    if ((m->type == IPC_PPP_AUTH_UP || m->type == IPC_PPP_IP_UP) && t->state != TUNNEL_PPP) {
+        log_info("plugin event ignored pid=%d type=%s state=%s reason=\"not expected in this state\"",
+                 (int)t->pppd.pid, ipc_type_name(m->type), tunnel_state_name(t->state));
+        return;
+    }
     switch (m->type) {
     case IPC_CALL_REQUEST:
         if (t->state == TUNNEL_PPP && t->call_up) {

@@ -37,7 +37,7 @@ grep -qw persist <<<"${argv//nopersist/}" && fail "pppd argv has persist: $argv"
 ok "pppd options: MS-CHAPv2 only, MPPE-128 required, nodetach, no persist"
 
 ctl() { "$B/ctl/mailtunctl" --tunneld-socket "$work/mailtund.sock" --relayd-socket /nonexistent "$@"; }
-ctl trace start "$work/trace" >"$work/trace.out" 2>&1 || fail "trace start: $(cat "$work/trace.out")"
+ctl trace start >"$work/trace.out" 2>&1 || fail "trace start: $(cat "$work/trace.out")"
 ctl trace start >/dev/null 2>&1 && fail "a second trace started while one runs"
 ok "$(cat "$work/trace.out")"
 

@@ -7,7 +7,10 @@ $FAKE_PPP_IFNAME and the address in $FAKE_PPP_ADDRESS (default: the one pppd was
 then waits for SIGTERM, sends IP_DOWN and EXIT and exits 5 like pppd does. Its argv is
 appended to fake_pppd.argv beside the control socket, so tests can check the options.
 mailtund gives pppd a clean environment, so settings come from fake_pppd.conf beside the
-control socket (KEY=VALUE lines: FAKE_PPP_IFNAME, FAKE_PPP_ADDRESS, FAKE_PPP_EXIT).
+control socket (KEY=VALUE lines: FAKE_PPP_IFNAME, FAKE_PPP_ADDRESS, FAKE_PPP_EXIT,
+FAKE_PPP_UID: drop to this uid (keeping gid 0) before connecting, as a process reusing
+pppd's pid would be; FAKE_PPP_IPUP_ON_TERM=1: send IP_UP only after SIGTERM, then ignore
+further SIGTERMs, the late IP_UP of a link set-up racing a stop).
 """
 import os
 import signal
@@ -33,6 +36,9 @@ wanted = [a[:-1] for a in argv if a.endswith(":") and a[0].isdigit()]
 address = settings.get("FAKE_PPP_ADDRESS") or (wanted[0] if wanted else "0.0.0.0")
 ifname = settings.get("FAKE_PPP_IFNAME", "ppp0")
 
+if settings.get("FAKE_PPP_UID"):
+    os.setgroups([])
+    os.setresuid(*[int(settings["FAKE_PPP_UID"])] * 3)
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(sock_path)
 s.sendall(mtipc.frame(mtipc.HELLO, [(mtipc.A_ROLE, b"plugin"), (mtipc.A_PID, mtipc.u32(os.getpid()))]))
@@ -59,8 +65,17 @@ if settings.get("FAKE_PPP_EXIT"):
     sys.exit(int(settings["FAKE_PPP_EXIT"]))
 time.sleep(0.2)   # LCP, MS-CHAPv2, CCP, IPCP would happen here
 s.sendall(mtipc.frame(mtipc.PPP_AUTH_UP))
-s.sendall(mtipc.frame(mtipc.PPP_IP_UP, [(mtipc.A_IFNAME, ifname.encode()), (mtipc.A_LOCAL, mtipc.in4(address)),
-                                        (mtipc.A_PEER, mtipc.in4("192.0.2.1")), (mtipc.A_MTU, mtipc.u32(1400))]))
+ip_up = mtipc.frame(mtipc.PPP_IP_UP, [(mtipc.A_IFNAME, ifname.encode()), (mtipc.A_LOCAL, mtipc.in4(address)),
+                                      (mtipc.A_PEER, mtipc.in4("192.0.2.1")), (mtipc.A_MTU, mtipc.u32(1400))])
+if settings.get("FAKE_PPP_IPUP_ON_TERM"):
+    while not stop:
+        time.sleep(0.05)
+    s.sendall(ip_up)
+    print("fake_pppd: ip-up sent after SIGTERM; ignoring SIGTERM now", file=sys.stderr)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while True:
+        time.sleep(1)
+s.sendall(ip_up)
 while not stop:
     time.sleep(0.05)
 s.sendall(mtipc.frame(mtipc.PPP_IP_DOWN))
