@@ -8,9 +8,7 @@
 #            ip-up naming the uplink or a non-ppp device is refused
 #   late     an ip-up arriving after SIGTERM does not bring the link up: mailtund stops
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$ROOT/$B;; esac
+. "$(dirname "$0")/lib/common.sh"
 PEERS=$ROOT/tests/host/peers
 
 source "$PEERS/peers_lib.sh"
