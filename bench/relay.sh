@@ -72,6 +72,7 @@ listen = 127.0.0.1:$P
 hostname = mx.example.net
 domains = example.net
 spool = $work/spool
+tls_dir = $work/tls
 user = nobody
 max_sessions_per_client = 200
 control_socket = $work/relayd.sock

@@ -30,5 +30,6 @@ int verb_status(const struct ctl_opts *o, int argc, char **argv);
 int verb_check(const struct ctl_opts *o, int argc, char **argv);
 int verb_queue(const struct ctl_opts *o, int argc, char **argv);
 int verb_trace(const struct ctl_opts *o, int argc, char **argv);
+int verb_tls(const struct ctl_opts *o, int argc, char **argv);
 
 #endif

@@ -23,6 +23,7 @@ static const struct ctl_verb verbs[] = {
     { "check", "check [--defaults]          validate the config and the environment", verb_check },
     { "queue", "queue list|show ID|flush [ID]|delete ID|hold ID|release ID   mailrelayd's spool", verb_queue },
     { "trace", "trace start | stop          capture the tunnel's packets on the uplink (pcap)", verb_trace },
+    { "tls", "tls [--policy]              fingerprints of mailrelayd's certificate, the provider's pin line", verb_tls },
 };
 
 static void usage(FILE *out)

@@ -7,7 +7,8 @@
  * as [relay] user (creating the spool directory for that user if missing), binds the SMTP
  * listeners (IP_FREEBIND: the fixed address may not exist yet) and the control socket, then
  * drops to that user for good (initgroups, setresgid, setresuid). Started as another user it
- * runs as that user. The [outbound] secrets file (SMTP AUTH at the smarthost) is read first,
+ * runs as that user. STARTTLS is always offered: the configured tls_cert/tls_key, or else its
+ * own key in tls_dir, made at the first start while still root (tls_ownkey.c). The [outbound] secrets file (SMTP AUTH at the smarthost) is read first,
  * as root; the smarthost's connections leave from the fixed address (the first [relay]
  * listen) and hold while mailtund says the tunnel is down.
  *
@@ -39,6 +40,8 @@
 #include "spool.h"
 #include "store.h"
 #include "tls.h"
+#include "tls_fprint.h"
+#include "tls_ownkey.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,6 +58,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 /* LeakSanitizer inspects the process at exit and needs it dumpable, which setuid() clears. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -316,6 +320,41 @@ static void on_link_up(void *arg)
         etrn_trigger(rc->etrn);
 }
 
+/*
+ * The STARTTLS context: the configured certificate, or else mailrelayd's own key in tls_dir,
+ * made at the first start (as root, before privileges are dropped). A check (-n) does not
+ * create anything: it loads the own pair only if it is there. The fingerprints are logged
+ * so the provider's pin can be compared with what this start uses.
+ */
+static SSL_CTX *open_tls(const struct relay_conf *c, int check_only, int *not_yet, char *err, size_t errlen)
+{
+    struct tls_own_paths own;
+    const char *cert = c->tls_cert, *key = c->tls_key;
+    char cfp[TLS_FPRINT_LEN], kfp[TLS_FPRINT_LEN];
+    int made = 0;
+    SSL_CTX *ctx;
+
+    if (!cert) {
+        if (check_only) {
+            if ((made = tls_own_check(c->tls_dir, &own, err, errlen)) < 0)
+                return NULL;
+            if (made == 2) {
+                *not_yet = 1;
+                return NULL;
+            }
+        } else if ((made = tls_own_ensure(c->tls_dir, c->hostname, &own, err, errlen)) < 0) {
+            return NULL;
+        }
+        cert = own.cert, key = own.key;
+    }
+    if (!(ctx = tls_server_ctx_new(cert, key, err, errlen)))
+        return NULL;
+    if (!check_only && tls_fprint_cert(SSL_CTX_get0_certificate(ctx), cfp, kfp) == 0)
+        log_notice("tls %s cert=%s sha256=%s pkey-sha256=%s", !c->tls_cert ? made ? "own key created" : "own key" :
+                   "configured", cert, cfp, kfp);
+    return ctx;
+}
+
 /* ---- main -------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -328,6 +367,7 @@ int main(int argc, char **argv)
     struct passwd *pw = NULL;
     struct policy *policy;
     SSL_CTX *tls = NULL;
+    int tls_not_yet = 0;
     struct spool *spool;
     struct store *store;
     struct ctl_server *ctl;
@@ -362,7 +402,7 @@ int main(int argc, char **argv)
         relay_conf_free(&conf);
         return 1;
     }
-    if (conf.tls_cert && !(tls = tls_server_ctx_new(conf.tls_cert, conf.tls_key, err, sizeof(err)))) {
+    if (!(tls = open_tls(&conf, args.check_only, &tls_not_yet, err, sizeof(err))) && !tls_not_yet) {
         fprintf(stderr, "mailrelayd: %s: [relay] %s\n", args.conf_path, err);
         policy_free(policy);
         relay_conf_free(&conf);
@@ -381,7 +421,8 @@ int main(int argc, char **argv)
         printf("mailrelayd: %s: configuration ok (%zu listener%s, %zu domain%s, %zu listed recipient%s, STARTTLS %s)\n",
                args.conf_path, conf.listen.n + conf.lan_listen.n, conf.listen.n + conf.lan_listen.n == 1 ? "" : "s",
                conf.domains.n, conf.domains.n == 1 ? "" : "s", policy_nrecipients(policy),
-               policy_nrecipients(policy) == 1 ? "" : "s", tls ? "on" : "off");
+               policy_nrecipients(policy) == 1 ? "" : "s",
+               tls ? (conf.tls_cert ? "on, configured certificate" : "on, own key") : "on, own key made at the first start");
         tls_server_ctx_free(tls);
         policy_free(policy);
         relay_conf_free(&conf);

@@ -37,6 +37,8 @@ const struct conf_key relay_conf_keys[] = {
       "mailtund's control socket, for link events"),
     R("tls_cert", CONF_PATH, NULL, NULL, tls_cert, 0, 0, 0, "certificate chain for STARTTLS (PEM)"),
     R("tls_key", CONF_PATH, NULL, NULL, tls_key, 0, 0, 0, "private key for STARTTLS (PEM)"),
+    R("tls_dir", CONF_PATH, "/var/lib/mailtun/tls", NULL, tls_dir, 0, 0, 0,
+      "without tls_cert/tls_key: mailrelayd's own key and self-signed certificate, made at the first start (root only, mode 0700)"),
     R("max_message_size", CONF_SIZE, "50M", "bytes", max_message_size, 1024, 2147483647L, 0,
       "largest message accepted (advertised in SIZE)"),
     /* capped by what a spooled envelope holds: more would get 250 at RCPT and 451 at DATA */

@@ -21,7 +21,8 @@ struct relay_conf {
     char *user;                     /* unprivileged user after binding */
     char *control_socket;
     char *mailtund_socket;          /* for LINK_UP / LINK_DOWN */
-    char *tls_cert, *tls_key;       /* STARTTLS offered only when both are set */
+    char *tls_cert, *tls_key;       /* configured STARTTLS certificate and key (both or neither) */
+    char *tls_dir;                  /* else: mailrelayd's own key and certificate live here */
     long max_message_size;
     long max_recipients;
     long max_sessions;

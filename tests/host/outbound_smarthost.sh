@@ -147,6 +147,7 @@ lan_networks = 127.0.1.0/24
 hostname = gw.example.net
 domains = example.net
 spool = $work/spool-$n_run
+tls_dir = $work/tls
 user = nobody
 control_socket = $work/relayd.sock
 mailtund_socket = $mtd

@@ -51,6 +51,7 @@ hostname = gw.example.net
 domains = example.net
 provider_networks = 127.0.0.1/32
 spool = $work/spool
+tls_dir = $work/tls
 user = nobody
 control_socket = $work/relayd.sock
 mailtund_socket = $work/mailtund.sock

@@ -96,6 +96,7 @@ hostname = mx.test
 domains = example.net
 recipients = $work/recipients
 spool = $work/spool
+tls_dir = $work/tls
 user = nobody
 control_socket = $work/relayd.sock
 mailtund_socket = $work/mailtund.sock

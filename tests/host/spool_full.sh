@@ -42,6 +42,7 @@ listen = 127.0.0.1:$P
 hostname = mx.test
 domains = example.net
 spool = $work/spool
+tls_dir = $work/tls
 user = nobody
 control_socket = $work/relayd.sock
 mailtund_socket = $work/mailtund.sock
