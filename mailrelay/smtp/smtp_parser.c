@@ -813,3 +813,38 @@ const char *smtp_data_error_str(enum smtp_data_error e)
     }
     return "?";
 }
+
+/* ---- hop count -------------------------------------------------------------------------- */
+
+void smtp_hops_init(struct smtp_hops *h)
+{
+    memset(h, 0, sizeof(*h));
+}
+
+static bool is_received_field(const char *l, size_t n)
+{
+    size_t i = 8;
+    if (n < 9 || strncasecmp(l, "Received", 8) != 0)
+        return false;
+    while (i < n && (l[i] == ' ' || l[i] == '\t'))
+        i++;
+    return i < n && l[i] == ':';
+}
+
+void smtp_hops_feed(struct smtp_hops *h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n && !h->body; i++) {
+        if (p[i] != '\n') {
+            if (h->col < sizeof(h->start))
+                h->start[h->col] = p[i];
+            h->col++;
+            continue;
+        }
+        size_t len = h->col < sizeof(h->start) ? h->col : sizeof(h->start);
+        if (h->col == 0 || (h->col == 1 && h->start[0] == '\r'))
+            h->body = true;
+        else if (is_received_field(h->start, len))
+            h->count++;
+        h->col = 0;
+    }
+}

@@ -14,6 +14,8 @@
  * source routes are accepted and dropped; UTF-8 is allowed in the local part
  * only with SMTPUTF8 and must be well-formed. Domains must be ASCII (A-labels).
  *
+ * Hop count: the Received: fields of the header block, for the mail-loop limit.
+ *
  * DATA processor: dot-unstuffing, end only at CRLF "." CRLF, bare CR/LF or an over-long line
  * refuses the message (the rest is still read up to the real end, so smuggled commands are
  * swallowed as message text), size counted after unstuffing against a limit.
@@ -153,5 +155,24 @@ enum smtp_data_status smtp_data_feed(struct smtp_data *d, const char *in, size_t
                                      size_t *consumed);
 void smtp_data_flushed(struct smtp_data *d);
 const char *smtp_data_error_str(enum smtp_data_error e);
+
+/* ---- hop count -------------------------------------------------------------------------- */
+
+/* A message carrying more Received: header fields than this is refused with 554 5.4.6: it is
+ * looping (RFC 5321 6.3). OpenSMTPD's limit; Postfix's hopcount_limit is 50. */
+#define SMTP_MAX_HOPS 100
+
+/* Counts the Received: fields of the header block (up to the first empty line) of the
+ * unstuffed message text, fed in any pieces. "Received :" (obsolete syntax) counts too;
+ * folded lines and the body do not. */
+struct smtp_hops {
+    unsigned count;
+    bool body;               /* the header block has ended */
+    size_t col;              /* octets of the current line so far */
+    char start[16];          /* its first octets */
+};
+
+void smtp_hops_init(struct smtp_hops *h);
+void smtp_hops_feed(struct smtp_hops *h, const char *p, size_t n);
 
 #endif

@@ -9,7 +9,8 @@
  *
  * Refusal choices: bare CR/LF or an over-long line inside DATA refuse the whole message with
  * "554 5.6.0" after reading up to the real CRLF.CRLF (so smuggled commands are swallowed as
- * text); in a command line they get "500 5.5.2". The greeting, EHLO/HELO replies and 354
+ * text); in a command line they get "500 5.5.2". More than SMTP_MAX_HOPS Received: headers
+ * refuse the message with "554 5.4.6" (a mail loop). The greeting, EHLO/HELO replies and 354
  * carry no enhanced status code (RFC 2034 section 3); every other reply does.
  */
 #include "smtp_session.h"
@@ -50,6 +51,7 @@ struct smtp_session {
     struct smtp_linebuf lb;
     struct smtp_cmd cmd;
     struct smtp_data data;
+    struct smtp_hops hops;
     struct smtp_outbuf out;
 };
 
@@ -248,6 +250,14 @@ static void message_end(struct smtp_session *s)
             txn_end(s, "message refused");
         return;
     }
+    if (s->hops.count > SMTP_MAX_HOPS) {
+        txn_reset(s);
+        reply_err(s, 554, "5.4.6", "Too many hops: %u Received: headers (limit %d), a mail loop?",
+                  s->hops.count, SMTP_MAX_HOPS);
+        if (s->state == SMTP_ST_DATA)
+            txn_end(s, "mail loop");
+        return;
+    }
     if (s->write_err != SMTP_STORE_OK) {
         enum smtp_store_result r = s->write_err;
         store_failed_reply(s, r);
@@ -400,6 +410,7 @@ static void cmd_data(struct smtp_session *s)
         return;
     }
     smtp_data_init(&s->data, s->cfg->max_line, s->cfg->max_size);
+    smtp_hops_init(&s->hops);
     smtp_reply_line(&s->out, 354, NULL, 1, "End data with <CR><LF>.<CR><LF>");
     slog(s, LOG_LVL_DEBUG, "smtp data from=<%s> nrcpt=%zu", s->mail_from, s->nrcpts);
     session_goto(s, SMTP_ST_DATA, "DATA");
@@ -539,6 +550,7 @@ static size_t data_input(struct smtp_session *s, const char *p, size_t n)
         if (st == SMTP_DATA_NEED_MORE)
             break;
         store_write(s, s->data.out, s->data.outlen);
+        smtp_hops_feed(&s->hops, s->data.out, s->data.outlen);
         smtp_data_flushed(&s->data);
         if (st == SMTP_DATA_END) {
             message_end(s);

@@ -470,6 +470,41 @@ static void test_address_routing_refused(void **state)
            "250 2.1.5 Recipient <victim.target@example.com> ok\r\n");
 }
 
+/* Sends one message whose header block holds n Received: lines (folded, mixed case, one in
+ * the obsolete "Received :" form) plus one in the body; returns the reply to the end marker. */
+static const char *send_hops(struct fx *f, int n)
+{
+    char *msg = malloc((size_t)n * 120 + 200), *p = msg;
+    for (int i = 0; i < n; i++)
+        p += sprintf(p, "%s from h%d.example ([192.0.2.%d])\r\n\tby mx.example; Tue, 14 Nov 2023 "
+                     "22:13:20 +0000\r\n", i == 7 ? "Received :" : i % 2 ? "RECEIVED:" : "Received:",
+                     i, i % 250);
+    p += sprintf(p, "Subject: loop\r\n\r\nReceived: in the body does not count\r\n.\r\n");
+    say(f, "MAIL FROM:<s@example.net>\r\nRCPT TO:<a@example.com>\r\nDATA\r\n");
+    const char *r = say(f, msg);
+    free(msg);
+    return r;
+}
+
+/* Issue 18.6: a mail loop ends here. More than SMTP_MAX_HOPS Received: headers: 554 5.4.6,
+ * nothing committed; exactly SMTP_MAX_HOPS still passes (negative control). */
+static void test_hop_limit(void **state)
+{
+    struct fx *f = *state;
+    ready(f);
+    expect(send_hops(f, SMTP_MAX_HOPS), "250 2.0.0 Ok: queued as Q1\r\n");
+    assert_int_equal(f->st.committed, 1);
+    char want[200];
+    snprintf(want, sizeof(want), "554 5.4.6 Too many hops: %d Received: headers (limit %d), "
+             "a mail loop?\r\n", SMTP_MAX_HOPS + 1, SMTP_MAX_HOPS);
+    expect(send_hops(f, SMTP_MAX_HOPS + 1), want);
+    assert_int_equal(f->st.committed, 1);
+    assert_int_equal(f->st.aborted, 1);
+    assert_int_equal(smtp_session_state(f->s), SMTP_ST_READY);
+    expect(send_hops(f, 300), "554 5.4.6 Too many hops: 300 Received: headers (limit 100), "
+           "a mail loop?\r\n");
+}
+
 static void test_no_policy_is_closed(void **state)
 {
     struct fx *f = *state;
@@ -705,7 +740,7 @@ int main(void)
         T(test_full_transaction), T(test_pipelining), T(test_byte_by_byte), T(test_out_of_order),
         T(test_smtputf8_transaction), T(test_starttls_discards_pipelined), T(test_starttls_refused),
         T(test_too_many_recipients), T(test_duplicate_recipient), T(test_oversize),
-        T(test_error_limit), T(test_command_limit), T(test_relay_policy), T(test_address_routing_refused),
+        T(test_error_limit), T(test_command_limit), T(test_relay_policy), T(test_address_routing_refused), T(test_hop_limit),
         T(test_no_policy_is_closed), T(test_client_refused), T(test_rset), T(test_async_commit),
         T(test_async_commit_fails), T(test_store_failures), T(test_smuggling_through_data),
         T(test_bad_lines_in_commands), T(test_long_line_in_data), T(test_timeout),
