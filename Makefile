@@ -6,7 +6,9 @@
 #   <dir>/main.c            -> the directory's program (see PROGRAMS)
 #   tests/unit/test_*.c     -> one cmocka binary each, linked with every archive
 #   tests/fuzz/fuzz_*.c     -> one libFuzzer binary each (make fuzz)
-# Variants: SANITIZE=1 (ASan+UBSan) builds into build-san/, fuzzing into build-fuzz/.
+# Variants: SANITIZE=1 (ASan+UBSan) builds into build-san/, fuzzing into build-fuzz/,
+# NOFSYNC=1 (the spool's fsyncs compiled out: the power-cut lab's negative control, never
+# installed) into build-nofsync/.
 
 PREFIX    ?= /usr/local
 SBINDIR   ?= $(PREFIX)/sbin
@@ -36,6 +38,9 @@ B         ?= build-fuzz
 CC        := clang
 override CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DFUZZING
 override LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(NOFSYNC),1)
+B         ?= build-nofsync
+override CFLAGS += -DMAILTUN_TEST_NO_FSYNC
 else
 B         ?= build
 endif
@@ -126,14 +131,14 @@ endif
 # TIERS selects what `make check` runs: unit host lab (all by default).
 TIERS ?= unit host lab
 check: all
-	@B=$(B) TIERS="$(TIERS)" SCENARIO="$(SCENARIO)" tests/run.sh
+	@B=$(B) TIERS="$(TIERS)" SCENARIO="$(SCENARIO)" NOFSYNC="$(NOFSYNC)" tests/run.sh
 
 unit: all
 	@B=$(B) TIERS=unit tests/run.sh
 host: all
 	@B=$(B) TIERS=host tests/run.sh
 lab: all
-	@B=$(B) TIERS=lab SCENARIO="$(SCENARIO)" tests/run.sh
+	@B=$(B) TIERS=lab SCENARIO="$(SCENARIO)" NOFSYNC="$(NOFSYNC)" tests/run.sh
 
 # Each tests/mutations/*.patch re-introduces a fault; its named test must catch it (tests/mutate.sh).
 # MUTATIONS="a b" picks patches; MUTATE_TIERS="unit host" runs CI's fast set.
@@ -160,6 +165,7 @@ MAILTUN_USER ?= mailtun
 SPOOLDIR  ?= /var/spool/mailtun
 
 install: all
+	@[ "$(NOFSYNC)" != 1 ] || { echo "make install: NOFSYNC=1 is a test build without fsync; refusing to install it"; exit 1; }
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PPPD_PLUGINDIR) $(DESTDIR)$(SYSCONFDIR)/mailtun \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(SBINDIR)/
@@ -191,4 +197,4 @@ uninstall:
 	rm -f $(DESTDIR)$(MANDIR)/man5/mailtun.conf.5 $(addprefix $(DESTDIR)$(MANDIR)/man8/,mailtund.8 mailrelayd.8 mailtunctl.8)
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-nofsync

@@ -131,6 +131,9 @@ int spool_open(const char *dir, struct spool **out, struct spool_recovery *rec,
         snprintf(err, errlen, "recovery of %s failed: %s", dir, spool_strerror(rc));
         goto fail;
     }
+#ifdef MAILTUN_TEST_NO_FSYNC
+    log_warnx("TEST BUILD: spool fsyncs disabled (MAILTUN_TEST_NO_FSYNC): a 250 is not durable");
+#endif
     log_info("spool open path=%s loaded=%zu held=%zu completed=%zu removed=%zu quarantined=%zu",
              dir, rec->loaded, rec->held, rec->completed, rec->removed, rec->quarantined);
     *out = sp;

@@ -14,6 +14,13 @@
 # LAB_GUEST_TIMEOUT (guest-side limit for the scenario, default LAB_TIMEOUT - 15),
 # LAB_MEM (guest memory, default 384M), LAB_UML (kernel, default linux.uml from PATH),
 # LAB_VERBOSE=1 (stream the guest console while it runs).
+# For scenarios that drive several boots from the host (tests/lab/scenarios/power-cut.sh):
+# LAB_RESULTS_DIR (results here instead of lab-results/<scenario>), LAB_UML_ARGS (more words
+# for the UML command line, e.g. ubdb=<image> and mailtun_* keys), LAB_PIDFILE (the guest's
+# kernel's pid is written there, so the host can cut its power: kill -KILL -- -<pid>, as
+# UML leads its own process group).
+# A scenario file with a line "# lab-host-driver: yes" runs on the host instead (bash <file>),
+# with B and the above in its environment; it boots its guests itself through this script.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -38,6 +45,9 @@ esac
 
 # A scenario that needs longer says so in a header line "# lab-timeout: <seconds>".
 scenario_file=${file:-$here/scenarios/$name.sh}
+if grep -q '^# lab-host-driver: yes' "$scenario_file"; then
+    exec bash "$scenario_file"
+fi
 declared=$(sed -n 's/^# lab-timeout: *\([0-9][0-9]*\).*/\1/p' "$scenario_file" | head -n 1)
 timeout_s=${LAB_TIMEOUT:-${declared:-120}}
 mem=${LAB_MEM:-384M}
@@ -54,7 +64,7 @@ done
 
 bdir=${B:-build}
 case $bdir in /*) ;; *) bdir=$src/$bdir;; esac
-results=$bdir/lab-results/$name
+results=${LAB_RESULTS_DIR:-$bdir/lab-results/$name}
 case "$results$src$guest_scenario" in *[[:space:]]*) skip "lab cannot pass paths with spaces on the kernel command line: $results";; esac
 rm -rf "$results"
 mkdir -p "$results" || { echo "boot.sh: cannot create $results" >&2; exit 1; }
@@ -70,14 +80,26 @@ TMPDIR=/dev/shm timeout -k 5 "$timeout_s" "$uml" mem="$mem" \
     root=/dev/root rootfstype=hostfs rootflags=/ ro init="$here/init.sh" \
     con=null con0=fd:0,fd:1 ssl=null quiet loglevel=3 \
     mailtun_scenario="$guest_scenario" mailtun_results="$results" mailtun_src="$src" mailtun_timeout="$guest_limit" \
-    </dev/null >"$console" 2>&1 &
+    ${LAB_UML_ARGS:-} </dev/null >"$console" 2>&1 &
 pid=$!
+if [ -n "${LAB_PIDFILE:-}" ]; then
+    # UML makes itself a session (and group) leader: the group to kill is the kernel's, the
+    # child of timeout, not timeout's own.
+    upid=
+    for _ in $(seq 100); do
+        upid=$(ps -o pid= --ppid "$pid" 2>/dev/null | tr -d ' ' | head -n 1)
+        [ -n "$upid" ] && break
+        sleep 0.05
+    done
+    echo "${upid:-$pid}" >"$LAB_PIDFILE"
+fi
 if [ "${LAB_VERBOSE:-0}" = 1 ]; then
     tail -n +1 -f --pid=$pid "$console" &
 fi
 wait $pid
 uml_rc=$?
 kill -KILL -- -"$pid" 2>/dev/null
+[ -n "${upid:-}" ] && kill -KILL -- -"$upid" 2>/dev/null
 wait 2>/dev/null
 elapsed=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 

@@ -1,0 +1,114 @@
+#!/bin/bash
+# guest.sh — one boot of the power-cut scenario, inside the UML guest (see
+# tests/lab/scenarios/power-cut.sh, the host side, which boots this again and again on the
+# same disk image and cuts the power).
+#
+# Kernel command-line keys (set by the host side):
+#   pc_boot=<n>      boot number (message ids carry it)
+#   pc_mode=<m>      ordered | writeback: ext4's data= mode for the spool disk
+#   pc_kind=<k>      commit    load running, the cut lands in group commits and renames
+#                    fill      as commit, but the inside server is down: the queue grows
+#                    recovery  as commit; the host cuts 0-600 ms after "mounting", i.e. during
+#                              the journal replay, mailrelayd's spool recovery or the first
+#                              deliveries of what the previous cut left
+#                    delivery  the inside server answers 250 only 300 ms after the dot: the host
+#                              cuts while deliveries wait for it or just after (delivered, not yet
+#                              removed from the spool)
+#                    drain     no load and no cut: deliver everything, stop cleanly, exit 0
+#   pc_build=<dir>   build directory with mailrelay/mailrelayd and ctl/mailtunctl
+#
+# The spool is /dev/ubdb (a file on the host) mounted on /spool; every record that must
+# survive the cut goes to the results directory (hostfs: written through to the host file
+# by each write(), nothing waits in the guest's page cache):
+#   events     "<time> <what>": mounting, mounted, journal-replayed, state, relay-start, load
+#   acks.log   the generator's "S <id>" (dot sent) and "A <id> <qid>" (250 read) lines
+#   deliv.log  the sink's "D <id> in|out" lines (recorded before its 250)
+#   relay.log  mailrelayd's log
+set -u
+. "$LAB_DIR/lib.sh"
+
+boot=0 mode=ordered kind=commit build=
+for kv in $(</proc/cmdline); do
+    case $kv in
+    pc_boot=*) boot=${kv#*=};;
+    pc_mode=*) mode=${kv#*=};;
+    pc_kind=*) kind=${kv#*=};;
+    pc_build=*) build=${kv#*=};;
+    esac
+done
+R=$LAB_RESULTS
+PC="/usr/bin/python3 $LAB_DIR/power-cut/pc.py"
+ev() { echo "$EPOCHREALTIME $*" >>"$R/events"; }
+count() { local f n=0; for f in "$1"/*; do [ -e "$f" ] && n=$((n + 1)); done; echo $n; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+[ -x "$build/mailrelay/mailrelayd" ] || lab_fail "no mailrelayd in pc_build=$build"
+ip link set lo up || lab_fail "cannot bring lo up"
+opts=
+[ "$mode" = writeback ] && opts=data=writeback
+mkdir -p /spool
+ev mounting
+mount -t ext4 ${opts:+-o $opts} /dev/ubdb /spool || lab_fail "cannot mount the spool disk /dev/ubdb ($mode)"
+ev mounted
+dmesg | grep -q 'ubdb.*recovery complete' && ev journal-replayed
+sp=/spool/mailtun
+[ -d $sp ] && ev "state incoming=$(count $sp/incoming) queue=$(count $sp/queue) hold=$(count $sp/hold) quarantine=$(count $sp/quarantine)"
+lab_log "boot $boot ($kind, ext4 $(awk '$2 == "/spool" { print $4 }' /proc/mounts))"
+
+conf=$LAB_RUN/mailtun.conf
+cat >"$conf" <<EOC
+[relay]
+listen = 127.0.0.1:2525
+lan_listen = 127.0.0.2:2587
+hostname = mx.example.net
+domains = example.net
+provider_networks = 127.0.0.1/32
+lan_networks = 127.0.0.2/32
+spool = $sp
+user = nobody
+control_socket = $LAB_RUN/relayd.sock
+mailtund_socket = $LAB_RUN/no-mailtund.sock
+max_sessions_per_client = 50
+log_level = info
+
+[inside]
+server = 127.0.0.1:2526
+starttls = no
+connections = 4
+retry_base = 1s
+retry_max = 2s
+
+[outbound]
+smarthost = 127.0.0.1:2627
+require_tls = no
+EOC
+
+# mailrelayd first: its recovery is what a cut during recovery must hit.
+ev relay-start
+"$build/mailrelay/mailrelayd" -f -c "$conf" >>"$R/relay.log" 2>&1 </dev/null &
+relay=$!
+delay=0
+[ "$kind" = delivery ] && delay=300
+[ "$kind" = fill ] || $PC sink --in 2526 --out 2627 --log "$R/deliv.log" --delay-ms $delay >>"$R/sink.out" 2>&1 </dev/null &
+
+if [ "$kind" != drain ]; then
+    ev load
+    $PC gen --port 2525 --lan-port 2587 --threads 5 --out-threads 2 --log "$R/acks.log" \
+        --prefix "$mode-b$boot" >>"$R/gen.out" 2>&1 </dev/null &
+    # The power cut comes from the host; until then the load runs.
+    while :; do lab_sleep 10; done
+fi
+
+LAB_POLL=0.2 lab_wait 30 "mailrelayd listening" port_open 2525
+LAB_POLL=0.2 lab_wait 10 "the sink listening" port_open 2526
+"$build/ctl/mailtunctl" -c "$conf" queue flush >/dev/null 2>&1
+drained() { [ "$(count $sp/queue)" = 0 ] && [ "$(count $sp/incoming)" = 0 ]; }
+LAB_POLL=0.5 lab_wait 90 "the spool drained ($(count $sp/queue) in queue/)" drained
+kill -TERM $relay
+wait $relay
+rc=$?
+ev "state incoming=$(count $sp/incoming) queue=$(count $sp/queue) hold=$(count $sp/hold) quarantine=$(count $sp/quarantine)"
+umount /spool || lab_fail "umount of the spool disk failed"
+[ $rc = 0 ] || lab_fail "mailrelayd exited $rc after SIGTERM"
+lab_log "drained: every message in the spool delivered, mailrelayd stopped cleanly"
+exit 0
