@@ -116,6 +116,10 @@ for mode in $modes; do
         st=$(grep -h ' state ' "$d/boot-$k/events" 2>/dev/null | head -n 1 | cut -d' ' -f3-)
         j=$(grep -c ' journal-replayed' "$d/boot-$k/events" 2>/dev/null)
         o=$(sed -n 's/.*spool open .*\(loaded=.*\)/\1/p' "$d/boot-$k/relay.log" 2>/dev/null | head -n 1)
+        if ! grep -q ' mounted' "$d/boot-$k/events" 2>/dev/null; then
+            echo "power-cut: $mode after cut $((k - 1)): the next boot was cut before its mount (journal replay) finished"
+            continue
+        fi
         echo "power-cut: $mode after cut $((k - 1)): ${st:-no spool yet}; journal replayed: $([ "${j:-0}" -gt 0 ] && echo yes || echo no); recovery: ${o:-cut before it finished}"
     done
     out=$($PC tally --dir "$d" --expect $expect); rc=$?
