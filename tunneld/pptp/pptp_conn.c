@@ -20,6 +20,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#define PPTP_CONN_SOCK_OUT_MAX PPTP_CTRL_OUT_MAX   /* unsent octets in the socket's buffer */
+
 struct pptp_conn {
     struct event_base *base;
     struct bufferevent *bev;
@@ -41,14 +43,24 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * Moves what the state machine queued into the socket's buffer, but never past
+ * PPTP_CONN_SOCK_OUT_MAX unsent octets there: a server that floods us and never reads keeps
+ * the rest in the state machine's own bounded buffer, which closes the connection ("peer
+ * not reading") when it fills, instead of growing ours without limit.
+ */
 static void flush_output(struct pptp_conn *c)
 {
-    size_t len;
+    size_t len, queued, room;
     const uint8_t *out = pptp_ctrl_output(&c->ctrl, &len);
-    if (len && c->connected) {
-        bufferevent_write(c->bev, out, len);
+    if (!len || !c->connected)
+        return;
+    queued = evbuffer_get_length(bufferevent_get_output(c->bev));
+    room = queued < PPTP_CONN_SOCK_OUT_MAX ? PPTP_CONN_SOCK_OUT_MAX - queued : 0;
+    if (len > room)
+        len = room;
+    if (len && bufferevent_write(c->bev, out, len) == 0)
         pptp_ctrl_consume(&c->ctrl, len);
-    }
 }
 
 static void after_event(struct pptp_conn *c)
@@ -108,6 +120,12 @@ static void on_read(struct bufferevent *bev, void *arg)
     while ((n = evbuffer_remove(in, buf, sizeof(buf))) > 0 && pptp_ctrl_state(&c->ctrl) != PPTP_ST_CLOSED)
         pptp_ctrl_input(&c->ctrl, buf, (size_t)n, now_ms());
     after_event(c);
+}
+
+/* The socket's buffer drained: room for what the state machine still holds. */
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    after_event(arg);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -177,7 +195,7 @@ struct pptp_conn *pptp_conn_open(struct event_base *base, struct in_addr server,
         pptp_conn_free(c);
         return NULL;
     }
-    bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     evtimer_add(c->connect_timer, &tv);
     if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&sin, sizeof(sin)) < 0) {

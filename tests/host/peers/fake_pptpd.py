@@ -3,7 +3,8 @@
 
 Answers SCCRQ, OCRQ, Echo, CCRQ and StopCCRQ the way pptpd does, and writes one line per
 received message to --log so a test can check what mailtund sent. --refuse-call makes the
-Outgoing-Call-Reply say "busy". Like pptpd, each connection is served on its own (a thread
+Outgoing-Call-Reply say "busy"; --flood-echo makes it, once the call is up, send Echo-Requests
+without pause and never read again (a server that grows our output). Like pptpd, each connection is served on its own (a thread
 here), so a dead old connection never blocks a new one. Runs until the test kills it.
 """
 import argparse
@@ -49,6 +50,11 @@ def serve(conn, args, log):
                 conn.sendall(msg(8, struct.pack(">HHBBHIHHI", 4242, call_id, result, 0, 0,
                                                 10000000, 64, 0, 0)))
                 log.write("call peer_call_id=%d result=%d\n" % (call_id, result))
+                if args.flood_echo:
+                    log.write("FLOOD echo requests, reading nothing\n")
+                    batch = b"".join(msg(5, struct.pack(">I", i)) for i in range(4096))
+                    while True:
+                        conn.sendall(batch)
             elif ctype == 5:    # Echo-Request -> Echo-Reply
                 conn.sendall(msg(6, body[:4] + struct.pack(">BBH", 1, 0, 0)))
             elif ctype == 12:   # CCRQ -> CDN
@@ -63,6 +69,7 @@ def main():
     p.add_argument("--listen", required=True)
     p.add_argument("--log", required=True)
     p.add_argument("--refuse-call", action="store_true")
+    p.add_argument("--flood-echo", action="store_true")
     args = p.parse_args()
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
