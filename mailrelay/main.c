@@ -91,6 +91,7 @@ static void smtp_config_from(const struct relay_conf *c, struct smtp_config *s, 
     s->tls_available = tls;
     s->cmd_timeout_ms = (unsigned)c->timeout_command_ms;
     s->data_timeout_ms = (unsigned)c->timeout_data_block_ms;
+    s->commit_timeout_ms = (unsigned)c->timeout_data_term_ms;
 }
 
 /* What conf_load cannot check alone; err names the key. */

@@ -55,7 +55,7 @@ const struct conf_key relay_conf_keys[] = {
     R("timeout_data_block", CONF_DURATION, "3m", "duration", timeout_data_block_ms, 1000, 3600000, 0,
       "wait for the next block of message data"),
     R("timeout_data_term", CONF_DURATION, "10m", "duration", timeout_data_term_ms, 1000, 3600000, 0,
-      "longest time to get a message onto disk before answering"),
+      "longest time to get a message onto disk before answering; then 451 4.3.0 and the session ends"),
     R("metrics_file", CONF_PATH, NULL, NULL, metrics_file, 0, 0, 0,
       "queue and delivery metrics for node_exporter's textfile collector, rewritten every 10 s (its directory must be writable by [relay] user)"),
     R("log_level", CONF_STRING, "info", NULL, log_level, 0, 0, 0, "err, warn, notice, info or debug"),

@@ -601,6 +601,7 @@ void smtp_config_defaults(struct smtp_config *cfg)
     cfg->tls_available = false;
     cfg->cmd_timeout_ms = 300000;
     cfg->data_timeout_ms = 300000;
+    cfg->commit_timeout_ms = 600000;
 }
 
 struct smtp_session *smtp_session_new(const struct smtp_config *cfg,
@@ -684,8 +685,17 @@ void smtp_session_commit_done(struct smtp_session *s, enum smtp_store_result res
 
 void smtp_session_timeout(struct smtp_session *s)
 {
-    if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_QUIT)
+    if (s->state == SMTP_ST_QUIT)
         return;
+    if (s->state == SMTP_ST_COMMIT) {
+        /* The disk hangs: say so before the client gives up on its own; the commit stays
+         * with the store and may still finish (a duplicate after the retry, never a loss). */
+        slog(s, LOG_LVL_WARN, "smtp commit timeout after_ms=%u: answering 451",
+             s->cfg->commit_timeout_ms);
+        close_with(s, 451, "4.3.0", "Timeout writing the message to disk, try again later",
+                   "commit timeout");
+        return;
+    }
     close_with(s, 421, "4.4.2", "Timeout exceeded, closing connection", "timeout");
 }
 
@@ -693,7 +703,7 @@ unsigned smtp_session_timeout_ms(const struct smtp_session *s)
 {
     switch (s->state) {
     case SMTP_ST_DATA: return s->cfg->data_timeout_ms;
-    case SMTP_ST_COMMIT:
+    case SMTP_ST_COMMIT: return s->cfg->commit_timeout_ms;
     case SMTP_ST_TLS_PENDING:
     case SMTP_ST_QUIT: return 0;
     default: return s->cfg->cmd_timeout_ms;

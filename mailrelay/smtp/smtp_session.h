@@ -79,6 +79,7 @@ struct smtp_config {
     bool tls_available;           /* a certificate is configured: offer STARTTLS */
     unsigned cmd_timeout_ms;      /* waiting for a command (default 300000, RFC 5321 4.5.3.2.7) */
     unsigned data_timeout_ms;     /* between DATA reads (default 300000) */
+    unsigned commit_timeout_ms;   /* waiting for the store's commit (default 600000, 4.5.3.2.6) */
 };
 
 struct smtp_envelope {
@@ -135,10 +136,11 @@ size_t smtp_session_input(struct smtp_session *s, const char *data, size_t n);
 void smtp_session_tls_started(struct smtp_session *s);
 /* Result of a commit that returned SMTP_STORE_PENDING: queues 250 / 451 / 452. */
 void smtp_session_commit_done(struct smtp_session *s, enum smtp_store_result result);
-/* The caller's timer for smtp_session_timeout_ms() expired: 421 4.4.2 and close. */
+/* The caller's timer for smtp_session_timeout_ms() expired: 421 4.4.2 and close; while a
+ * commit is pending, 451 4.3.0 and close (the store keeps the message and its result). */
 void smtp_session_timeout(struct smtp_session *s);
-/* Milliseconds of client silence allowed in the current state; 0 = no timer (waiting on
- * the store or on the caller). */
+/* Milliseconds allowed in the current state: client silence, or the commit's duration in
+ * COMMIT (commit_timeout_ms); 0 = no timer (waiting on the caller). */
 unsigned smtp_session_timeout_ms(const struct smtp_session *s);
 
 /* Reply bytes waiting to be sent, and how many of them were sent. */

@@ -552,17 +552,36 @@ static void test_async_commit(void **state)
     assert_non_null(strstr(o, "354 "));
     assert_int_equal(smtp_session_state(f->s), SMTP_ST_COMMIT);
     assert_int_equal(smtp_session_actions(f->s), SMTP_ACT_WAIT);
-    assert_int_equal(smtp_session_timeout_ms(f->s), 0);
     assert_non_null(f->st.pending);
-    /* Feeding while waiting uses nothing; a timeout does not abandon the commit. */
+    /* Feeding while waiting uses nothing. */
     assert_int_equal(smtp_session_input(f->s, in + used, strlen(in) - used), 0);
-    smtp_session_timeout(f->s);
     expect(out(f), "");
     smtp_session_commit_done(f->s, SMTP_STORE_OK);
     expect(out(f), "250 2.0.0 Ok: queued as Q1\r\n");
     assert_int_equal(f->st.aborted, 0);
     expect(say(f, in + used), "221 2.0.0 Bye\r\n");
     /* A late duplicate commit_done is ignored. */
+    smtp_session_commit_done(f->s, SMTP_STORE_OK);
+    expect(out(f), "");
+}
+
+/* Issue 18.7: timeout_data_term is armed while the commit runs (default 10 min, RFC 5321
+ * 4.5.3.2.6): a hung disk answers 451 and ends the session instead of holding it for ever.
+ * The store keeps the message (it may still complete: a duplicate, never a loss). */
+static void test_commit_timeout(void **state)
+{
+    struct fx *f = *state;
+    f->st.commit_r = SMTP_STORE_PENDING;
+    ready(f);
+    say(f, "MAIL FROM:<s@example.net>\r\nRCPT TO:<a@example.com>\r\nDATA\r\nx\r\n.\r\n");
+    assert_int_equal(smtp_session_state(f->s), SMTP_ST_COMMIT);
+    assert_int_equal(smtp_session_timeout_ms(f->s), 600000);
+    smtp_session_timeout(f->s);
+    expect(out(f), "451 4.3.0 mx.example.com Timeout writing the message to disk, try again "
+           "later\r\n");
+    assert_int_equal(smtp_session_actions(f->s), SMTP_ACT_CLOSE);
+    assert_int_equal(f->st.aborted, 0);
+    /* the late result says nothing more: the client already has its 451 */
     smtp_session_commit_done(f->s, SMTP_STORE_OK);
     expect(out(f), "");
 }
@@ -741,7 +760,7 @@ int main(void)
         T(test_smtputf8_transaction), T(test_starttls_discards_pipelined), T(test_starttls_refused),
         T(test_too_many_recipients), T(test_duplicate_recipient), T(test_oversize),
         T(test_error_limit), T(test_command_limit), T(test_relay_policy), T(test_address_routing_refused), T(test_hop_limit),
-        T(test_no_policy_is_closed), T(test_client_refused), T(test_rset), T(test_async_commit),
+        T(test_no_policy_is_closed), T(test_client_refused), T(test_rset), T(test_async_commit), T(test_commit_timeout),
         T(test_async_commit_fails), T(test_store_failures), T(test_smuggling_through_data),
         T(test_bad_lines_in_commands), T(test_long_line_in_data), T(test_timeout),
         T(test_free_in_data_aborts), T(test_helo_not_esmtp), T(test_backpressure),
