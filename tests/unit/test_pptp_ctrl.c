@@ -1008,6 +1008,37 @@ static void test_output_backpressure(void **state)
 	assert_contains(f->s.closed_reason, "send buffer full");
 }
 
+/* Each ignored message is a log line: a server sending them without end is cut off with a
+ * named reason after PPTP_CTRL_MAX_IGNORED within the window, not logged millions of times. */
+static void test_ignored_flood_closes(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t unknown[12] = { 0, 12, 0, 1, 0x1a, 0x2b, 0x3c, 0x4d, 0, 99, 0, 0 };
+	int i;
+
+	to_established(f);
+	for (i = 0; i < 100000 && pptp_ctrl_state(&f->c) == PPTP_ST_ESTABLISHED; i++)
+		pptp_ctrl_input(&f->c, unknown, sizeof(unknown), f->now);
+	assert_int_equal(i, PPTP_CTRL_MAX_IGNORED + 1);
+	assert_int_equal(pptp_ctrl_state(&f->c), PPTP_ST_CLOSED);
+	assert_contains(f->s.closed_reason, "messages we ignore within 60 s (last: unknown message type)");
+}
+
+/* A few now and then (stray messages over days) never add up. */
+static void test_ignored_window_resets(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t unknown[12] = { 0, 12, 0, 1, 0x1a, 0x2b, 0x3c, 0x4d, 0, 99, 0, 0 };
+
+	to_established(f);
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < PPTP_CTRL_MAX_IGNORED; i++)
+			pptp_ctrl_input(&f->c, unknown, sizeof(unknown), f->now);
+		f->now += PPTP_CTRL_IGNORED_WINDOW_MS;
+		assert_int_equal(pptp_ctrl_state(&f->c), PPTP_ST_ESTABLISHED);
+	}
+}
+
 static void test_consume_partial(void **state)
 {
 	struct fx *f = *state;
@@ -1111,7 +1142,9 @@ int main(void)
 		T(test_malformed_after_good_in_same_read),
 		T(test_input_before_connected_ignored),
 		T(test_output_backpressure),
-		T(test_consume_partial),
+		T(test_ignored_flood_closes),
+	T(test_ignored_window_resets),
+	T(test_consume_partial),
 		T(test_state_log_lines),
 #undef T
 	};

@@ -154,10 +154,29 @@ static bool send_ccrq(struct pptp_ctrl *c)
 
 /* ---- message handlers ------------------------------------------------------------------- */
 
+/*
+ * Every ignored message costs a log line: a server that keeps sending them (millions a
+ * second are possible) is cut off after PPTP_CTRL_MAX_IGNORED within the window instead of
+ * flooding the log. Returns false once the connection is closed: log nothing more.
+ */
+static bool note_ignored(struct pptp_ctrl *c, const char *what)
+{
+	if (c->ignored == 0 || c->now_ms - c->ignored_since_ms >= PPTP_CTRL_IGNORED_WINDOW_MS) {
+		c->ignored = 0;
+		c->ignored_since_ms = c->now_ms;
+	}
+	if (++c->ignored <= PPTP_CTRL_MAX_IGNORED)
+		return true;
+	close_conn(c, "server sent more than %d messages we ignore within %d s (last: %s)",
+		   PPTP_CTRL_MAX_IGNORED, PPTP_CTRL_IGNORED_WINDOW_MS / 1000, what);
+	return false;
+}
+
 static void unexpected(struct pptp_ctrl *c, const struct pptp_msg *m)
 {
-	log_notice("pptp ignored message type=%s state=%s", pptp_type_name(m->type),
-		   pptp_ctrl_state_name(c->state));
+	if (note_ignored(c, pptp_type_name(m->type)))
+		log_notice("pptp ignored message type=%s state=%s", pptp_type_name(m->type),
+			   pptp_ctrl_state_name(c->state));
 }
 
 static void on_sccrp(struct pptp_ctrl *c, const struct pptp_sccrq *r)
@@ -203,8 +222,9 @@ static void on_sccrp(struct pptp_ctrl *c, const struct pptp_sccrq *r)
 static void on_ocrp(struct pptp_ctrl *c, const struct pptp_ocrp *r)
 {
 	if (r->peer_call_id != c->cfg.call_id) {
-		log_warnx("pptp ignored OCRP for another call peer_call_id=%u ours=%u",
-			  r->peer_call_id, c->cfg.call_id);
+		if (note_ignored(c, "OCRP for another call"))
+			log_warnx("pptp ignored OCRP for another call peer_call_id=%u ours=%u",
+				  r->peer_call_id, c->cfg.call_id);
 		return;
 	}
 	if (r->result != PPTP_OCRP_CONNECTED) {
@@ -240,7 +260,8 @@ static bool is_our_call(const struct pptp_ctrl *c, uint16_t id)
 static void on_server_ccrq(struct pptp_ctrl *c, const struct pptp_ccrq *r)
 {
 	if (!is_our_call(c, r->call_id)) {
-		log_warnx("pptp ignored CCRQ for another call call_id=%u", r->call_id);
+		if (note_ignored(c, "CCRQ for another call"))
+			log_warnx("pptp ignored CCRQ for another call call_id=%u", r->call_id);
 		return;
 	}
 	struct pptp_msg m = { .type = PPTP_CDN };
@@ -257,7 +278,8 @@ static void on_cdn(struct pptp_ctrl *c, const struct pptp_cdn *r)
 	char stats[PPTP_STATS_LEN + 1], why[PPTP_CTRL_REASON_LEN];
 
 	if (!is_our_call(c, r->call_id)) {
-		log_warnx("pptp ignored CDN for another call call_id=%u", r->call_id);
+		if (note_ignored(c, "CDN for another call"))
+			log_warnx("pptp ignored CDN for another call call_id=%u", r->call_id);
 		return;
 	}
 	log_info("pptp CDN call_id=%u result=%s error=%s cause=%u stats=\"%s\"", r->call_id,
@@ -278,7 +300,8 @@ static void on_cdn(struct pptp_ctrl *c, const struct pptp_cdn *r)
 static void on_echo_reply(struct pptp_ctrl *c, const struct pptp_echorp *r)
 {
 	if (!c->echo_pending || r->id != c->echo_id) {
-		log_info("pptp ignored Echo-Reply id=%u (none outstanding with that id)", r->id);
+		if (note_ignored(c, "Echo-Reply not asked for"))
+			log_info("pptp ignored Echo-Reply id=%u (none outstanding with that id)", r->id);
 		return;
 	}
 	c->echo_pending = false;
@@ -294,6 +317,8 @@ static void refuse_incoming(struct pptp_ctrl *c, const struct pptp_icrq *r)
 {
 	struct pptp_msg m = { .type = PPTP_ICRP };
 
+	if (!note_ignored(c, "Incoming-Call-Request"))
+		return;
 	log_notice("pptp refused incoming call peer_call_id=%u serial=%u", r->call_id, r->call_serial);
 	m.u.icrp.call_id = 0;
 	m.u.icrp.peer_call_id = r->call_id;
@@ -391,7 +416,8 @@ static void handle_msg(struct pptp_ctrl *c, const struct pptp_msg *m)
 		unexpected(c, m);
 		break;
 	default:
-		log_notice("pptp ignored unknown control message type=%u length=%u", m->type, m->length);
+		if (note_ignored(c, "unknown message type"))
+			log_notice("pptp ignored unknown control message type=%u length=%u", m->type, m->length);
 		break;
 	}
 }

@@ -28,6 +28,8 @@
 #include "pptp_codec.h"
 
 #define PPTP_CTRL_OUT_MAX   8192   /* unsent octets we hold before giving up on the peer */
+#define PPTP_CTRL_MAX_IGNORED 32   /* messages we ignore (each logged) within ... */
+#define PPTP_CTRL_IGNORED_WINDOW_MS 60000   /* ... this long, before closing the connection */
 #define PPTP_CTRL_REASON_LEN 160
 
 /* Every tunable, with its unit; pptp_ctrl_config_defaults() fills the defaults shown. */
@@ -108,6 +110,8 @@ struct pptp_ctrl {
 	uint8_t in[PPTP_MAX_MSG_LEN];   /* a partial message carried over between reads */
 	size_t out_len;
 	uint8_t out[PPTP_CTRL_OUT_MAX];
+	uint32_t ignored;               /* messages ignored since ignored_since_ms */
+	uint64_t ignored_since_ms;
 };
 
 void pptp_ctrl_init(struct pptp_ctrl *c, const struct pptp_ctrl_config *cfg,
