@@ -65,7 +65,7 @@ HOST_BINS := $(patsubst tests/host/%.c,$(B)/tests/host/%,$(HOST_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/tests/fuzz/%,$(FUZZ_SRCS))
 
-.PHONY: all deps check unit host lab demo fuzz mutate install uninstall clean bench-tunnel bench-relay bench-recovery
+.PHONY: all deps check unit host lab demo fuzz mutate install install-provider uninstall clean deb deb-check bench-tunnel bench-relay bench-recovery
 .DEFAULT_GOAL := all
 
 ifeq ($(FUZZ),1)
@@ -79,7 +79,7 @@ endif
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 define archive_rule
 $(B)/$(1)/lib$(1).a: $(call objs_of,$(1))
@@ -180,6 +180,9 @@ install: all
 	done
 	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -d $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	@t=$(DESTDIR)$(SYSCONFDIR)/logrotate.d/mailtun; \
+	  if [ -e "$$t" ]; then echo "keeping existing $$t"; else install -m 0644 conf/logrotate/mailtun $$t; fi
 	@# the system user and the spool only on the real system, not into a staging DESTDIR
 	@if [ -z "$(DESTDIR)" ]; then \
 	  getent passwd $(MAILTUN_USER) >/dev/null || \
@@ -189,6 +192,15 @@ install: all
 	  install -d -m 0750 $(DESTDIR)$(SPOOLDIR); \
 	fi
 
+# The provider's kit (conf/provider/): every file as an example for the provider's admin, and
+# the session-replacement hook where pppd runs it (Debian's /etc/ppp/ip-pre-up runs ip-pre-up.d/).
+PROVIDER_EXAMPLESDIR ?= $(PREFIX)/share/doc/mailtun/provider
+PPP_HOOKDIR ?= $(SYSCONFDIR)/ppp
+install-provider:
+	install -d $(DESTDIR)$(PROVIDER_EXAMPLESDIR) $(DESTDIR)$(PPP_HOOKDIR)/ip-pre-up.d
+	cp -R conf/provider/. $(DESTDIR)$(PROVIDER_EXAMPLESDIR)/
+	install -m 0755 conf/provider/ip-pre-up.d/pptpd-replace-session $(DESTDIR)$(PPP_HOOKDIR)/ip-pre-up.d/
+
 # Configuration, spool and the user are the admin's: uninstall leaves them alone.
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,mailtund mailrelayd mailtunctl)
@@ -196,5 +208,14 @@ uninstall:
 	rm -f $(DESTDIR)$(UNITDIR)/mailtund.service $(DESTDIR)$(UNITDIR)/mailrelayd.service
 	rm -f $(DESTDIR)$(MANDIR)/man5/mailtun.conf.5 $(addprefix $(DESTDIR)$(MANDIR)/man8/,mailtund.8 mailrelayd.8 mailtunctl.8)
 
+# --- Debian packages ------------------------------------------------------------------------
+# make deb: dpkg-buildpackage in a copy of the tree, .debs and lintian.txt in $(DEB_DIR)/.
+# make deb-check: those .debs in a fresh Debian 12 root: install, upgrade, remove, purge.
+DEB_DIR ?= build-deb
+deb:
+	@debian/make-deb.sh $(DEB_DIR)
+deb-check: deb
+	@tests/deb/check.sh $(DEB_DIR)
+
 clean:
-	rm -rf build build-san build-fuzz build-nofsync
+	rm -rf build build-san build-fuzz build-nofsync build-deb

@@ -2,18 +2,34 @@
 # deps.sh — install the Debian 12 packages mailtun needs to build, test and run its lab.
 # Idempotent: asks apt only for what is missing. `--missing` lists the missing ones and exits 1
 # if there are any (the Makefile uses it to decide whether `make check` must call `make deps`).
+# `--group build|fuzz|test|lab|packaging` prints one group, one package a line.
 set -eu
 
-# build: compiler side and libraries (see README, "Dependencies", for why each one is here)
+# build: compiler side and libraries (see README, "Dependencies", for why each one is here).
+# debian/control's Build-Depends are this list without build-essential (tests/host/deb_builddeps.sh).
 BUILD="build-essential pkg-config ppp-dev libnl-3-dev libnl-route-3-dev libssl-dev libpcap-dev
-       libevent-dev libinih-dev libcmocka-dev clang libclang-rt-14-dev"
+       libevent-dev libinih-dev libcmocka-dev"
+# fuzzing and sanitizer runtimes
+FUZZ="clang libclang-rt-14-dev"
 # tests: real peers and tools
 TEST="postfix swaks openssl iproute2 kmod tcpdump python3 sasl2-bin libsasl2-modules"
 # lab: a kernel with PPP, and the provider's real PPTP server
 LAB="user-mode-linux ppp pptpd pptp-linux busybox-static"
+# packages: make deb (dpkg-buildpackage, debhelper), lintian, and make deb-check's fresh root
+PACKAGING="debhelper dpkg-dev fakeroot lintian mmdebstrap"
+
+# --group NAME prints one group's packages, one a line (for checks that compare lists).
+if [ "${1:-}" = "--group" ]; then
+    case ${2:-} in
+    build) list=$BUILD;; fuzz) list=$FUZZ;; test) list=$TEST;; lab) list=$LAB;; packaging) list=$PACKAGING;;
+    *) echo "deps.sh: unknown group '${2:-}' (build, fuzz, test, lab, packaging)" >&2; exit 2;;
+    esac
+    for p in $list; do echo "$p"; done
+    exit 0
+fi
 
 missing=""
-for p in $BUILD $TEST $LAB; do
+for p in $BUILD $FUZZ $TEST $LAB $PACKAGING; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 

@@ -17,7 +17,7 @@ for f in usr/sbin/mailtund usr/sbin/mailrelayd usr/sbin/mailtunctl "usr/lib/pppd
          etc/mailtun/mailtun.conf etc/mailtun/pppd-options lib/systemd/system/mailtund.service \
          lib/systemd/system/mailrelayd.service usr/share/man/man5/mailtun.conf.5 \
          usr/share/man/man8/mailtund.8 usr/share/man/man8/mailrelayd.8 usr/share/man/man8/mailtunctl.8 \
-         var/spool/mailtun; do
+         etc/logrotate.d/mailtun var/spool/mailtun; do
     [ -e "$D/$f" ] || fail "missing after install: /$f"
 done
 [ -x "$D/usr/sbin/mailtund" ] || fail "mailtund not executable"
@@ -36,3 +36,9 @@ make --no-print-directory uninstall DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1 || 
 [ -e "$D/etc/mailtun/mailtun.conf" ] || fail "uninstall removed the config"
 [ -e "$D/var/spool/mailtun/queued-message" ] || fail "uninstall touched the spool"
 echo "ok: uninstall removed programs, plugin, units and man pages; kept config and spool"
+make --no-print-directory install-provider DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1 || fail "make install-provider"
+[ -x "$D/etc/ppp/ip-pre-up.d/pptpd-replace-session" ] || fail "install-provider: no executable hook in /etc/ppp/ip-pre-up.d"
+for f in pptpd.conf pptpd-options chap-secrets postfix/transport README.md; do
+    [ -f "$D/usr/share/doc/mailtun/provider/$f" ] || fail "install-provider: example $f missing"
+done
+echo "ok: install-provider put the hook where pppd runs it and the provider's files as examples"
