@@ -70,6 +70,8 @@ struct conn {
     struct store_session *ss;
     struct event *timer;        /* the session's timeout / the handshake's */
     struct event *pump_ev;      /* pump from the loop after a commit finished */
+    size_t in_peak;             /* most unparsed input held at once (logged at disconnect):
+                                 * one read's worth, never a whole long line */
     char addr[ADDR_LEN];
 };
 
@@ -348,6 +350,8 @@ static void pump(struct conn *c)
     if (c->phase != PH_ACTIVE)
         return;
     in = bufferevent_get_input(c->bev);
+    if (evbuffer_get_length(in) > c->in_peak)
+        c->in_peak = evbuffer_get_length(in);
     for (;;) {
         flush_output(c);
         act = smtp_session_actions(c->sess);
@@ -502,8 +506,8 @@ static void conn_free(struct conn *c, const char *why)
     struct server *srv = c->srv;
     const char *qid = c->sess ? smtp_session_qid(c->sess) : "";
 
-    log_info("smtp disconnect client=%s conn=%llu id=%s reason=\"%s\"", c->addr,
-             (unsigned long long)c->id, qid[0] ? qid : "-", why);
+    log_info("smtp disconnect client=%s conn=%llu id=%s reason=\"%s\" in_peak=%zu", c->addr,
+             (unsigned long long)c->id, qid[0] ? qid : "-", why, c->in_peak);
     TAILQ_REMOVE(&srv->conns, c, link);
     srv->stats.sessions--;
     if (c->sess)
