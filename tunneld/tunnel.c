@@ -217,7 +217,22 @@ static void on_backoff(evutil_socket_t fd, short what, void *arg)
 
 static void on_setup_timeout(evutil_socket_t fd, short what, void *arg)
 {
-    tunnel_fail(arg, "PPP negotiation did not reach ip-up in time");
+    struct tunnel *t = arg;
+    char why[256];
+
+    /*
+     * The call is up on TCP 1723 but PPP never got to ip-up: where GRE is dropped (a NAT
+     * without a PPTP helper) pppd may still be resending LCP when this fires, so the dead
+     * path must be named here as well as on pppd's own LCP give-up (on_pppd_exit).
+     */
+    if (t->state == TUNNEL_PPP && t->conn && pptp_conn_state(t->conn) == PPTP_ST_ESTABLISHED) {
+        snprintf(why, sizeof(why), "dead path: the PPTP control connection answers but PPP over "
+                 "GRE did not come up in %ld s; is GRE (IP protocol 47) blocked by a NAT or "
+                 "firewall between here and the server?", t->conf->connect_timeout_ms * 2 / 1000);
+        tunnel_fail(t, why);
+        return;
+    }
+    tunnel_fail(t, "PPP negotiation did not reach ip-up in time");
 }
 
 static void on_pppd_kill(evutil_socket_t fd, short what, void *arg)

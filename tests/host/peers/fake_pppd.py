@@ -10,7 +10,9 @@ mailtund gives pppd a clean environment, so settings come from fake_pppd.conf be
 control socket (KEY=VALUE lines: FAKE_PPP_IFNAME, FAKE_PPP_ADDRESS, FAKE_PPP_EXIT,
 FAKE_PPP_UID: drop to this uid (keeping gid 0) before connecting, as a process reusing
 pppd's pid would be; FAKE_PPP_IPUP_ON_TERM=1: send IP_UP only after SIGTERM, then ignore
-further SIGTERMs, the late IP_UP of a link set-up racing a stop).
+further SIGTERMs, the late IP_UP of a link set-up racing a stop; FAKE_PPP_SILENT=1: after the
+call, never reach AUTH_UP or IP_UP, as pppd still resending LCP into a path that drops GRE,
+until SIGTERM).
 """
 import os
 import signal
@@ -63,6 +65,11 @@ if settings.get("FAKE_PPP_EXIT"):
     # e.g. 10: LCP got no answer (what pppd does when GRE never arrives)
     time.sleep(0.2)
     sys.exit(int(settings["FAKE_PPP_EXIT"]))
+if settings.get("FAKE_PPP_SILENT"):
+    while not stop:
+        time.sleep(0.05)
+    s.sendall(mtipc.frame(mtipc.PPP_EXIT, [(mtipc.A_REASON, b"received signal")]))
+    sys.exit(5)
 time.sleep(0.2)   # LCP, MS-CHAPv2, CCP, IPCP would happen here
 s.sendall(mtipc.frame(mtipc.PPP_AUTH_UP))
 ip_up = mtipc.frame(mtipc.PPP_IP_UP, [(mtipc.A_IFNAME, ifname.encode()), (mtipc.A_LOCAL, mtipc.in4(address)),

@@ -1,0 +1,35 @@
+#!/bin/bash
+# mailtund_dead_path.sh — mailtund names a dead GRE path in both ways it shows itself:
+#   1. pppd gives up on LCP (exit 10) while the PPTP control connection is established;
+#   2. pppd is still resending LCP when mailtund's own set-up timer (2 x connect_timeout)
+#      fires — what a NAT that drops GRE both ways looks like when the timer wins the race.
+# Either way the failure reason (log and `mailtunctl status` last_error) says the control
+# connection answers but GRE does not, not just "pppd exited" or "did not reach ip-up".
+# The lab scenario nat-pptp shows the same against a real carrier NAT.
+set -u
+. "$(dirname "$0")/lib/common.sh"
+PEERS=$ROOT/tests/host/peers
+source "$PEERS/peers_lib.sh"
+
+last_error() { "$CTL" --tunneld-socket "$work/mailtund.sock" --relayd-socket /nonexistent status 2>/dev/null |
+               sed -n 's/^mailtund *last_error *//p'; }
+dead_path_named() { grep -q 'tunnel failed reason="dead path: the PPTP control connection answers but PPP over GRE' "$work/mailtund.log"; }
+
+for mode in exit10 silent; do
+    : >"$work/mailtund.log"
+    case $mode in
+    exit10) printf 'FAKE_PPP_IFNAME=ppp-fake\nFAKE_PPP_EXIT=10\n' >"$work/fake_pppd.conf";;
+    silent) printf 'FAKE_PPP_IFNAME=ppp-fake\nFAKE_PPP_SILENT=1\n' >"$work/fake_pppd.conf";;
+    esac
+    start_server
+    start_mailtund
+    # connect_timeout = 3s: the set-up timer fires 6 s after the call is handed to pppd
+    wait_for 15 "mailtund naming the dead GRE path ($mode)" dead_path_named
+    ok "$mode: $(grep -o 'tunnel failed reason="dead path[^"]*"' "$work/mailtund.log" | head -n 1)"
+    wait_for 5 "last_error naming GRE ($mode)" eval 'last_error | grep -q "GRE (IP protocol 47) blocked"'
+    ok "$mode: mailtunctl status last_error: $(last_error | cut -c1-100)..."
+    stop_mailtund
+    kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
+    sanitizer_clean
+done
+echo "mailtund_dead_path: all checks passed"
