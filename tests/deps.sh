@@ -13,8 +13,8 @@ BUILD="build-essential pkg-config ppp-dev libnl-3-dev libnl-route-3-dev libssl-d
 FUZZ="clang libclang-rt-14-dev"
 # tests: real peers and tools
 TEST="postfix swaks openssl iproute2 kmod tcpdump python3 sasl2-bin libsasl2-modules"
-# lab: a kernel with PPP, and the provider's real PPTP server
-LAB="user-mode-linux ppp pptpd pptp-linux busybox-static"
+# lab: a kernel with PPP, the provider's real PPTP server, a carrier NAT (iptables)
+LAB="user-mode-linux ppp pptpd pptp-linux busybox-static iptables"
 # packages: make deb (dpkg-buildpackage, debhelper), lintian, and make deb-check's fresh root
 PACKAGING="debhelper dpkg-dev fakeroot lintian mmdebstrap"
 
