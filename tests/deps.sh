@@ -14,7 +14,7 @@ FUZZ="clang libclang-rt-14-dev"
 # tests: real peers and tools
 TEST="postfix swaks openssl iproute2 kmod tcpdump python3 sasl2-bin libsasl2-modules"
 # lab: a kernel with PPP, the provider's real PPTP server, a carrier NAT (iptables)
-LAB="user-mode-linux ppp pptpd pptp-linux busybox-static iptables"
+LAB="user-mode-linux ppp pptpd pptp-linux busybox-static iptables e2fsprogs"
 # packages: make deb (dpkg-buildpackage, debhelper), lintian, and make deb-check's fresh root
 PACKAGING="debhelper dpkg-dev fakeroot lintian mmdebstrap"
 

@@ -15,7 +15,8 @@
 #                              cuts while deliveries wait for it or just after (delivered, not yet
 #                              removed from the spool)
 #                    drain     no load and no cut: deliver everything, stop cleanly, exit 0
-#   pc_build=<dir>   build directory with mailrelay/mailrelayd and ctl/mailtunctl
+#   pc_build=<dir>   build directory with mailrelay/mailrelayd, ctl/mailtunctl, tunneld/mailtund
+#                    and pppd-plugin/mailtun.so
 #
 # The spool is /dev/ubdb (a file on the host) mounted on /spool; every record that must
 # survive the cut goes to the results directory (hostfs: written through to the host file
@@ -23,7 +24,8 @@
 #   events     "<time> <what>": mounting, mounted, journal-replayed, state, relay-start, load
 #   acks.log   the generator's "S <id>" (dot sent) and "A <id> <qid>" (250 read) lines
 #   deliv.log  the sink's "D <id> in|out" lines (recorded before its 250)
-#   relay.log  mailrelayd's log
+#   relay.log  mailrelayd's log; mailtund.log mailtund's (its state_dir and metrics file live on
+#              the spool disk too)
 set -u
 . "$LAB_DIR/lib.sh"
 
@@ -87,6 +89,32 @@ EOC
 ev relay-start
 "$build/mailrelay/mailrelayd" -f -c "$conf" >>"$R/relay.log" 2>&1 </dev/null &
 relay=$!
+# mailtund keeps its state_dir (pid file, control socket) and metrics file on the same disk:
+# what a cut leaves there must not keep it from starting. (Its uplink "lo" has no gateway, so
+# it waits for the uplink; its state is what matters here, not the tunnel. It writes the
+# metrics file on state changes only, so here at its clean stop.)
+mt=/spool/mailtund
+mkdir -p $mt
+prom=none
+[ -e $mt/mailtund.prom ] && prom=$(wc -c <$mt/mailtund.prom)
+ev "mailtund-left pid_file=$([ -e $mt/mailtund.pid ] && echo yes || echo no) socket=$([ -S $mt/mailtund.sock ] && echo yes || echo no) metrics_bytes=$prom"
+cat >"$LAB_RUN/mailtund.conf" <<EOC
+[tunnel]
+server = 203.0.113.1
+user = pc
+fixed_address = 192.0.2.10
+uplink = lo
+plugin = $build/pppd-plugin/mailtun.so
+state_dir = $mt
+control_socket = $mt/mailtund.sock
+metrics_file = $mt/mailtund.prom
+pppd_logfile = $R/pppd.log
+backoff_min = 5s
+backoff_max = 10s
+EOC
+"$build/tunneld/mailtund" -f -c "$LAB_RUN/mailtund.conf" >>"$R/mailtund.log" 2>&1 </dev/null &
+tund=$!
+
 delay=0
 [ "$kind" = delivery ] && delay=300
 [ "$kind" = fill ] || $PC sink --in 2526 --out 2627 --log "$R/deliv.log" --delay-ms $delay >>"$R/sink.out" 2>&1 </dev/null &
@@ -104,11 +132,15 @@ LAB_POLL=0.2 lab_wait 10 "the sink listening" port_open 2526
 "$build/ctl/mailtunctl" -c "$conf" queue flush >/dev/null 2>&1
 drained() { [ "$(count $sp/queue)" = 0 ] && [ "$(count $sp/incoming)" = 0 ]; }
 LAB_POLL=0.5 lab_wait 90 "the spool drained ($(count $sp/queue) in queue/)" drained
-kill -TERM $relay
+lab_wait_line 20 "mailtund started" "$R/mailtund.log" "*mailtund started*"
+kill -TERM $relay $tund
 wait $relay
 rc=$?
+wait $tund
+trc=$?
 ev "state incoming=$(count $sp/incoming) queue=$(count $sp/queue) hold=$(count $sp/hold) quarantine=$(count $sp/quarantine)"
 umount /spool || lab_fail "umount of the spool disk failed"
 [ $rc = 0 ] || lab_fail "mailrelayd exited $rc after SIGTERM"
-lab_log "drained: every message in the spool delivered, mailrelayd stopped cleanly"
+[ $trc = 0 ] || lab_fail "mailtund exited $trc after SIGTERM"
+lab_log "drained: every message in the spool delivered, mailrelayd and mailtund stopped cleanly"
 exit 0

@@ -120,8 +120,18 @@ for mode in $modes; do
             echo "power-cut: $mode after cut $((k - 1)): the next boot was cut before its mount (journal replay) finished"
             continue
         fi
-        echo "power-cut: $mode after cut $((k - 1)): ${st:-no spool yet}; journal replayed: $([ "${j:-0}" -gt 0 ] && echo yes || echo no); recovery: ${o:-cut before it finished}"
+        echo "power-cut: $mode after cut $((k - 1)): ${st:-cut before the spool was looked at}; journal replayed: $([ "${j:-0}" -gt 0 ] && echo yes || echo no); recovery: ${o:-cut before it finished}"
     done
+    # mailtund's state on the same disk: it must start on whatever a cut left there.
+    started=0 refused=0 left=
+    for k in $(seq 2 $((rounds + 1))); do
+        grep -q 'mailtund started' "$d/boot-$k/mailtund.log" 2>/dev/null && started=$((started + 1))
+        grep -q 'fatal\|another mailtund holds\|cannot' "$d/boot-$k/mailtund.log" 2>/dev/null && refused=$((refused + 1))
+        l=$(grep -h ' mailtund-left ' "$d/boot-$k/events" 2>/dev/null | cut -d' ' -f3-)
+        [ -n "$l" ] && left="$left; $l"
+    done
+    echo "power-cut: $mode mailtund: started in $started boots after a cut, refused in $refused; the cuts left: ${left#; }"
+    [ $refused = 0 ] || { grep -h 'fatal\|another mailtund holds\|cannot' "$d"/boot-*/mailtund.log; status=1; }
     out=$($PC tally --dir "$d" --expect $expect); rc=$?
     echo "$out" | sed "1s/^power-cut:/power-cut ($mode$([ $expect = loss ] && echo ', NO FSYNC')):/"
     [ $rc = 0 ] || status=1
