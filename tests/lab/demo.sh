@@ -5,7 +5,8 @@
 # dials and gets the fixed address; a mail sent to the provider's MX is pushed through the
 # tunnel to mailrelayd and handed to the inside mail server; the DSL line drops and comes
 # back with a new address while mail waits at the provider; mailtund re-dials, mailrelayd's
-# ETRN brings the held mail in; every mail arrives once. DEMO_SCENARIO picks another
+# ETRN brings the held mail in; every mail arrives once, each push over TLS pinned to the
+# customer's key (the provider's Postfix checks the fingerprint). DEMO_SCENARIO picks another
 # scenario (e.g. baseline-pptp-linux, Debian's pptp client for comparison).
 # Reads the results directory that tests/lab/boot.sh fills.
 set -u
@@ -20,6 +21,7 @@ echo "mailtun demo: lab scenario '$scenario' in user-mode-linux (a kernel with P
 echo "  provider namespace: Debian pptpd + pppd and Postfix, configured from conf/provider/"
 echo "  customer namespace: DSL line 198.51.100.2, mailtund + mailtun.so + mailrelayd, an inside"
 echo "  mail server; the tunnel should bring the fixed address 192.0.2.10"
+echo "  every push runs over TLS pinned to mailrelayd's own key (mailtunctl tls --policy -> provider's tls_policy)"
 echo "booting (about 1-2 minutes) ..."
 out=$(B="$bdir" "$here/boot.sh" "$scenario" 2>&1); rc=$?
 

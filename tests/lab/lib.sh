@@ -305,14 +305,30 @@ queue_run_delay = ${LAB_POSTFIX_RETRY_S:-2}s
 minimal_backoff_time = ${LAB_POSTFIX_RETRY_S:-2}s
 maximal_backoff_time = $(( ${LAB_POSTFIX_RETRY_S:-2} * 2 ))s
 
+# SMTP AUTH for relaying customers (the kit's main.cf enables it): Cyrus SASL with a sasldb
+# in the instance's directory (Debian's Postfix reads /etc/postfix/sasl/smtpd.conf)
+cyrus_sasl_config_path = $d/sasl
+
 # ---- conf/provider/postfix/main.cf ----
 EOF
-    sed "s|/etc/postfix/|$d/|g" "$LAB_CONF/postfix/main.cf" >>"$d/main.cf"
+    # the provider's own certificate for its smtpd (the kit names Debian's snakeoil pair)
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=mx.$LAB_PROVIDER_DOMAIN" -keyout "$d/smtpd.key" -out "$d/smtpd.crt" \
+        >"$LAB_RESULTS/provider-openssl.log" 2>&1 || lab_fail "cannot make the provider's smtpd certificate"
+    mkdir -p "$d/sasl"
+    printf 'pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: %s\nmech_list: PLAIN LOGIN\n' \
+        "$d/sasldb2" >"$d/sasl/smtpd.conf"
+    sed -e "s|/etc/postfix/|$d/|g" -e "s|/etc/ssl/certs/ssl-cert-snakeoil.pem|$d/smtpd.crt|" \
+        -e "s|/etc/ssl/private/ssl-cert-snakeoil.key|$d/smtpd.key|" "$LAB_CONF/postfix/main.cf" >>"$d/main.cf"
     cp /usr/share/postfix/master.cf.dist "$d/master.cf"
     postconf -c "$d" -F '*/*/chroot = n'
     { echo "# ---- conf/provider/postfix/master.cf ----"; cat "$LAB_CONF/postfix/master.cf"; } >>"$d/master.cf"
-    cp "$LAB_CONF/postfix/transport" "$d/transport"
-    lab_in $LAB_NS_PROVIDER postmap -c "$d" "hash:$d/transport" || lab_fail "postmap of the provider transport map failed"
+    # LAB_POSTFIX_TUNNEL_TLS: another TLS level for the tunnel transport (the baseline's
+    # customer is no mailtun and has no TLS)
+    [ -n "${LAB_POSTFIX_TUNNEL_TLS:-}" ] && postconf -c "$d" -P "tunnel/unix/smtp_tls_security_level=$LAB_POSTFIX_TUNNEL_TLS"
+    cp "$LAB_CONF/postfix/transport" "$LAB_CONF/postfix/tls_policy" "$LAB_CONF/postfix/tunnel_pool.cidr" "$d/"
+    lab_in $LAB_NS_PROVIDER postmap -c "$d" "hash:$d/transport" "hash:$d/tls_policy" ||
+        lab_fail "postmap of the provider transport/tls_policy maps failed"
     # What "postfix start" would do, without its minutes of shell checks under UML:
     # the queue directories, then the master daemon (-w: return once it is ready).
     local q=$d/spool
@@ -328,6 +344,33 @@ EOF
         lab_fail "provider Postfix did not start: $(tail -n 3 "$LAB_RESULTS/provider-postfix.log" "$LAB_RESULTS/provider-postfix-start.log" 2>/dev/null)"
     LAB_POLL=0.05 lab_wait 15 "provider Postfix on $LAB_PROVIDER_MX:25" lab_listening $LAB_NS_PROVIDER $LAB_PROVIDER_MX 25
     lab_log "provider: Postfix (config $d) on $LAB_PROVIDER_MX:25 and $LAB_PPP_LOCAL:25, log provider-postfix.log"
+}
+
+# lab_provider_pin LINE — the provider's half of the fingerprint hand-over (conf/provider/README.md):
+# append the customer's `mailtunctl tls --policy` line to tls_policy and postmap it.
+lab_provider_pin() {
+    local d=$LAB_RUN/provider-postfix
+    echo "$1" >>"$d/tls_policy"
+    lab_in $LAB_NS_PROVIDER postmap -c "$d" "hash:$d/tls_policy" || lab_fail "postmap of tls_policy failed"
+}
+
+# lab_provider_sasl_user USER@DOMAIN PASSWORD — an SMTP AUTH account at the provider (relaying).
+lab_provider_sasl_user() {
+    local d=$LAB_RUN/provider-postfix
+    printf '%s' "$2" | saslpasswd2 -c -p -f "$d/sasldb2" -u "${1#*@}" "${1%@*}" || lab_fail "saslpasswd2 for $1"
+    chown postfix "$d/sasldb2"; chmod 600 "$d/sasldb2"
+}
+
+# lab_provider_verified_pushes — true when every delivery to the fixed address went over a TLS
+# session whose key matched the pin: each smtp process that logged status=sent for
+# [LAB_FIXED] logged "Verified TLS connection established to" it first. Prints the counts.
+lab_provider_verified_pushes() {
+    awk -v fixed="$LAB_FIXED" '
+        { pid = $5; sub(/:$/, "", pid) }
+        index($0, "Verified TLS connection established to " fixed "[" fixed "]") { v[pid] = 1; nv++ }
+        index($0, "relay=" fixed "[" fixed "]") && /status=sent/ { ns++; if (!(pid in v)) bad++ }
+        END { printf "%d pushes, %d verified TLS sessions, %d without\n", ns, nv, bad; exit !(ns > 0 && bad == 0) }
+    ' "$LAB_RESULTS/provider-postfix.log"
 }
 
 # lab_provider_postfix_queue — print the provider Postfix queue (postqueue -p).

@@ -87,6 +87,18 @@ mt_inside_up() {
 mt_relay_up() {
     lab_spawn $LAB_NS_CUSTOMER mailrelayd "$LAB_BUILD/mailrelay/mailrelayd" -f -c "$MT_CONF"
     LAB_POLL=0.05 lab_wait 10 "mailrelayd on $LAB_FIXED:25 (freebind, tunnel still down)" lab_listening $LAB_NS_CUSTOMER $LAB_FIXED 25
+    [ -d "$LAB_RUN/provider-postfix" ] && mt_pin_at_provider
+    return 0
+}
+
+# mt_pin_at_provider — the fingerprint hand-over of conf/provider/README.md: the customer's
+# `mailtunctl tls --policy` (mailrelayd made its own key at its first start), the provider's
+# tls_policy + postmap.
+mt_pin_at_provider() {
+    local line
+    line=$("$LAB_BUILD/ctl/mailtunctl" -c "$MT_CONF" tls --policy) || lab_fail "mailtunctl tls --policy failed"
+    lab_provider_pin "$line"
+    lab_log "pinned: customer's mailtunctl tls --policy -> provider's tls_policy: ${line:0:60}..."
 }
 
 # mt_send <subject-marker> — the Internet sends a mail for postmaster@example.net to the

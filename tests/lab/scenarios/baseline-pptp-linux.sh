@@ -17,7 +17,9 @@ set -u
 
 lab_base_up
 lab_provider_pptpd_up
-lab_provider_postfix_up
+# The reference customer (pptp-linux + a plain smtp-sink, no mailtun) has no TLS: the tunnel
+# transport gets back the clear-text push it had before pinning, for this comparison only.
+LAB_POSTFIX_TUNNEL_TLS=may lab_provider_postfix_up
 lab_log "provider up: pptpd on $LAB_PPTP_SERVER:1723, Postfix on $LAB_PROVIDER_MX:25 routes $LAB_CUSTOMER_DOMAIN to [$LAB_FIXED]:25"
 
 # Listeners on the fixed address before it exists (freebind), like a real customer gateway.

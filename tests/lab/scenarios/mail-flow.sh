@@ -4,7 +4,8 @@
 # to the inside mail server; then the DSL line is cut and comes back with a new address
 # (the daily forced disconnect), mail sent meanwhile waits at the provider (its retries are
 # an hour apart here, as on a real provider), mailtund re-dials at once, and on LINK_UP
-# mailrelayd's ETRN brings the held mail in. Every mail arrives exactly once.
+# mailrelayd's ETRN brings the held mail in. Every mail arrives exactly once, and every push
+# runs over TLS with the key of the customer's mailrelayd pinned by the provider's Postfix.
 #
 # timing.txt: setup_seconds, first_mail_seconds, recovery_reachable_seconds (new uplink
 # address -> fixed address reachable from the provider), held_mail_seconds (new uplink
@@ -76,6 +77,8 @@ for m in "$m1" "${held[@]}"; do
     [ "$n" = 1 ] || lab_fail "mail $m arrived $n times"
 done
 lab_log "every mail arrived exactly once (4 by Message-ID)"
+v=$(lab_provider_verified_pushes) || lab_fail "a push to $LAB_FIXED without a verified (pinned) TLS session: $v"
+lab_log "provider: every push over TLS with the pinned key ($v)"
 lab_stop mailtund 10
 lab_stop mailrelayd 10
 lab_log "PASS"

@@ -2,11 +2,11 @@
 # outbound-smarthost.sh — mail from the LAN goes out through the tunnel: the inside server
 # hands a mail for another domain to mailrelayd's LAN listener, mailrelayd sends it from the
 # fixed address through the tunnel to the provider's Postfix (its smarthost), which delivers
-# it to a mailbox on the provider side. The provider's log names the fixed address as the
-# client: that is how the provider authorises the customer here (mynetworks in
-# conf/provider/postfix/main.cf). The lab provider offers no STARTTLS, so this scenario sets
-# require_tls = no (the hop is MPPE-encrypted); STARTTLS with a verified certificate and AUTH
-# against a smarthost are covered by tests/host/outbound_smarthost.sh.
+# it to a mailbox on the provider side. The provider trusts no address of the tunnel pool
+# for relaying (conf/provider/postfix/main.cf): mailrelayd logs in with SMTP AUTH, which it
+# sends only after STARTTLS. The lab provider's certificate is self-signed, so this scenario
+# sets require_tls = no (opportunistic TLS, still no AUTH in clear); a verified smarthost
+# certificate is covered by tests/host/outbound_smarthost.sh.
 # lab-timeout: 200
 set -u
 . "$LAB_DIR/lib.sh"
@@ -25,6 +25,10 @@ echo "example.org smtp:[127.0.0.1]:2626" >>"$pf/transport"
 lab_in $LAB_NS_PROVIDER postmap -c "$pf" "hash:$pf/transport" || lab_fail "postmap"
 lab_log "provider: mail for example.org goes to a mailbox (smtp-sink) on the provider side"
 
+lab_provider_sasl_user customer1@$LAB_PROVIDER_DOMAIN 'lab smtp pass'
+printf 'customer1@%s lab smtp pass\n' "$LAB_PROVIDER_DOMAIN" >"$LAB_RUN/smarthost-secret"
+chmod 600 "$LAB_RUN/smarthost-secret"
+
 mt_config
 mt_relay_config
 cat >>"$MT_CONF" <<EOC
@@ -36,6 +40,7 @@ lan_networks = 127.0.0.0/8
 [outbound]
 smarthost = $LAB_PPP_LOCAL:25
 require_tls = no
+secrets = $LAB_RUN/smarthost-secret
 EOC
 mt_relay_up
 mt_tunnel_up
@@ -57,6 +62,8 @@ lab_wait_line 5 "mailrelayd's smarthost line" "$LAB_RESULTS/mailrelayd.out" "*to
 lab_log "mailrelayd: ${LAB_LINE#*info: }"
 lab_wait_line 5 "the provider's Postfix naming the fixed address as client" "$LAB_RESULTS/provider-postfix.log" "*smtpd*client=*\[$LAB_FIXED\]*"
 lab_log "provider: ${LAB_LINE#* postfix/}"
+lab_wait_line 5 "the provider's Postfix naming the SMTP AUTH user" "$LAB_RESULTS/provider-postfix.log" "*smtpd*sasl_username=customer1@$LAB_PROVIDER_DOMAIN*"
+lab_log "provider: relayed for the authenticated customer1@$LAB_PROVIDER_DOMAIN (the tunnel pool is not in mynetworks)"
 n=$(grep -l "^Message-Id: <$marker@example.net>" "$box"/* | wc -l)
 [ "$n" = 1 ] || lab_fail "the mail arrived $n times"
 lab_stop mailtund 10
