@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -24,6 +25,7 @@ struct ctl_client {
     struct ucred cred;
     unsigned flags;
     void *data;
+    struct event *silent;   /* armed until the first frame: a client that never speaks goes */
     int closing;
     int busy;       /* inside the message handler: freeing is deferred */
     int dead;       /* freed while busy; destroyed when the handler returns */
@@ -37,6 +39,9 @@ struct ctl_server {
     void *arg;
     struct ctl_client *clients;
     size_t nclients;
+    long first_frame_ms;
+    time_t refused_logged;      /* refusals are logged at most once a second */
+    unsigned long refused;
 };
 
 static void client_free(struct ctl_client *c)
@@ -54,6 +59,8 @@ static void client_free(struct ctl_client *c)
     s->nclients--;
     if (s->on_gone)
         s->on_gone(c, s->arg);
+    if (c->silent)
+        event_free(c->silent);
     bufferevent_free(c->bev);
     free(c);
 }
@@ -81,6 +88,10 @@ static void on_read(struct bufferevent *bev, void *ctx)
                       (int)c->cred.uid, why);
             client_free(c);
             return;
+        }
+        if (c->silent) {
+            event_free(c->silent);
+            c->silent = NULL;
         }
         /* Work on a copy: the handler may close the client, which frees its buffers. */
         uint8_t frame[IPC_MAX_FRAME];
@@ -111,15 +122,58 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
         client_free(c);
 }
 
+static void on_silent(evutil_socket_t fd, short what, void *arg)
+{
+    struct ctl_client *c = arg;
+    log_warnx("control client dropped pid=%d uid=%d reason=\"no request within %ld ms\"",
+              (int)c->cred.pid, (int)c->cred.uid, c->srv->first_frame_ms);
+    client_free(c);
+}
+
+/*
+ * Why a new client may not have a slot, or NULL. Root (mailtund's own pppd, the admin) always
+ * finds one of the CTL_RESERVED_ROOT slots the others cannot take, and no other user holds
+ * more than CTL_MAX_PER_UID: one local user cannot lock pppd and mailtunctl out.
+ */
+static const char *slot_refused(const struct ctl_server *s, uid_t uid)
+{
+    size_t same = 0, others = 0;
+
+    if (s->nclients >= CTL_MAX_CLIENTS)
+        return "all slots taken";
+    if (uid == 0)
+        return NULL;
+    for (const struct ctl_client *c = s->clients; c; c = c->next) {
+        if (c->cred.uid != 0)
+            others++;
+        if (c->cred.uid == uid)
+            same++;
+    }
+    if (same >= CTL_MAX_PER_UID)
+        return "too many clients of this uid";
+    if (others >= CTL_MAX_CLIENTS - CTL_RESERVED_ROOT)
+        return "the remaining slots are root's";
+    return NULL;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
     struct ctl_server *s = arg;
     struct ctl_client *c;
-    socklen_t len = sizeof(c->cred);
+    struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+    socklen_t len = sizeof(cred);
+    const char *why;
 
-    if (s->nclients >= CTL_MAX_CLIENTS) {
-        log_warnx("control client refused reason=\"%d clients already\"", CTL_MAX_CLIENTS);
+    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+    if ((why = slot_refused(s, cred.uid))) {
+        time_t now = time(NULL);
+        s->refused++;
+        if (now != s->refused_logged) {
+            log_warnx("control client refused pid=%d uid=%d reason=\"%s\" refused_so_far=%lu",
+                      (int)cred.pid, (int)cred.uid, why, s->refused);
+            s->refused_logged = now;
+        }
         close(fd);
         return;
     }
@@ -128,10 +182,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         close(fd);
         return;
     }
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0) {
-        c->cred.uid = (uid_t)-1;
-        c->cred.pid = 0;
-    }
+    c->cred = cred;
     c->srv = s;
     c->bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
     if (!c->bev) {
@@ -145,7 +196,14 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     c->next = s->clients;
     s->clients = c;
     s->nclients++;
+    c->silent = evtimer_new(evconnlistener_get_base(l), on_silent, c);
+    if (c->silent) {
+        struct timeval tv = { s->first_frame_ms / 1000, (s->first_frame_ms % 1000) * 1000 };
+        evtimer_add(c->silent, &tv);
+    }
 }
+
+void ctl_server_set_first_frame_timeout(struct ctl_server *s, long ms) { s->first_frame_ms = ms; }
 
 struct ctl_server *ctl_server_open(struct event_base *base, const char *path, gid_t group,
                                    ctl_msg_fn on_msg, ctl_gone_fn on_gone, void *arg,
@@ -169,6 +227,7 @@ struct ctl_server *ctl_server_open(struct event_base *base, const char *path, gi
     s->on_msg = on_msg;
     s->on_gone = on_gone;
     s->arg = arg;
+    s->first_frame_ms = CTL_FIRST_FRAME_MS;
     unlink(path);   /* a stale socket of a previous run; the pid/lock file guards against two daemons */
     old = umask(0117);
     s->listener = evconnlistener_new_bind(base, on_accept, s,

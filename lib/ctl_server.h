@@ -5,8 +5,11 @@
  * Serves pppd's plugin, mailrelayd and mailtunctl. The socket is made mode 0660, owned by
  * root and the configured group, so only root and that group reach it; every client's
  * credentials (SO_PEERCRED) are kept for the handler to check. Limits: a bounded number of
- * clients, and a client whose unread output grows past a bound is dropped, so a stuck
- * subscriber cannot grow the daemon's memory.
+ * clients, of which CTL_RESERVED_ROOT are kept for root (pppd's plugin, the admin) and at
+ * most CTL_MAX_PER_UID go to any other user; a client that sends no frame within
+ * CTL_FIRST_FRAME_MS is dropped (every client speaks first: HELLO or its request); a client
+ * whose unread output grows past a bound is dropped, so a stuck subscriber cannot grow the
+ * daemon's memory.
  */
 #ifndef MAILTUN_CTL_SERVER_H
 #define MAILTUN_CTL_SERVER_H
@@ -24,6 +27,9 @@ typedef void (*ctl_msg_fn)(struct ctl_client *c, const struct ipc_msg *m, void *
 typedef void (*ctl_gone_fn)(struct ctl_client *c, void *arg);
 
 #define CTL_MAX_CLIENTS 64
+#define CTL_RESERVED_ROOT 8         /* of CTL_MAX_CLIENTS, only for uid 0 */
+#define CTL_MAX_PER_UID 8           /* clients at once of one non-root uid */
+#define CTL_FIRST_FRAME_MS 5000     /* a client that says nothing this long is dropped */
 #define CTL_MAX_BACKLOG (256 * 1024)
 
 /* group: -1 keeps the process's group. Returns NULL with err filled. */
@@ -31,6 +37,8 @@ struct ctl_server *ctl_server_open(struct event_base *base, const char *path, gi
                                    ctl_msg_fn on_msg, ctl_gone_fn on_gone, void *arg,
                                    char *err, size_t errlen);
 void ctl_server_close(struct ctl_server *s);
+/* Overrides CTL_FIRST_FRAME_MS (tests). */
+void ctl_server_set_first_frame_timeout(struct ctl_server *s, long ms);
 
 /* Sends a finished frame; returns 0, or -1 if the client is being dropped. */
 int ctl_client_send(struct ctl_client *c, const struct ipc_builder *b);
