@@ -3,7 +3,9 @@
 #
 #   unit  every cmocka binary in $B/tests/unit (counts individual tests)
 #   host  every tests/host/*.sh (root, loopback and namespaces the script makes itself)
-#   lab   every tests/lab/scenarios/*.sh booted in user-mode-linux (or only $SCENARIO)
+#   lab   every tests/lab/scenarios/*.sh booted in user-mode-linux (or only those named in
+#         $SCENARIO, space-separated; an unknown name is an error listing the known ones)
+# A tier that ran no test at all counts as a failure.
 #
 # A script exits 0 for pass, 77 for skip (its last output line says why), anything else for fail.
 set -u
@@ -29,7 +31,18 @@ run_script() {            # tier name command...
     esac
 }
 
+# A name that matches nothing would test nothing and pass: refuse it, naming what exists.
+if [ -n "$SCENARIO" ]; then
+    known=$(cd tests/lab/scenarios 2>/dev/null && ls -- *.sh 2>/dev/null | sed 's/\.sh$//' | tr '\n' ' ')
+    for want in $SCENARIO; do
+        [ -f "tests/lab/scenarios/$want.sh" ] && continue
+        echo "run.sh: unknown scenario '$want'; known scenarios: ${known:-none}" >&2
+        exit 2
+    done
+fi
+
 for tier in $TIERS; do
+    ran_before=$((passed + failed + skipped))
     case $tier in
     unit)
         for t in "$B"/tests/unit/test_*; do
@@ -61,11 +74,16 @@ for tier in $TIERS; do
         for s in tests/lab/scenarios/*.sh; do
             [ -f "$s" ] || continue
             name=$(basename "$s" .sh)
-            [ -n "$SCENARIO" ] && [ "$SCENARIO" != "$name" ] && continue
+            [ -n "$SCENARIO" ] && case " $SCENARIO " in *" $name "*) ;; *) continue;; esac
             run_script lab "$name" tests/lab/boot.sh "$name"
         done;;
     *) echo "run.sh: unknown tier '$tier' (unit, host, lab)" >&2; exit 2;;
     esac
+    # A tier that ran nothing (no binaries built in $B, no scripts) proved nothing: a failure.
+    if [ $((passed + failed + skipped)) = "$ran_before" ]; then
+        failed=$((failed + 1)); failures+=("$tier")
+        echo "FAIL $tier: ran no test (unit binaries are looked for in $B/tests/unit; is $B built?)"
+    fi
 done
 
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
