@@ -82,7 +82,12 @@ for tier in $TIERS; do
     # A tier that ran nothing (no binaries built in $B, no scripts) proved nothing: a failure.
     if [ $((passed + failed + skipped)) = "$ran_before" ]; then
         failed=$((failed + 1)); failures+=("$tier")
-        echo "FAIL $tier: ran no test (unit binaries are looked for in $B/tests/unit; is $B built?)"
+        case $tier in
+        unit) where="no test binaries in $B/tests/unit: is $B built?";;
+        host) where="no tests/host/*.sh";;
+        *)    where="no scenario in tests/lab/scenarios${SCENARIO:+ matched SCENARIO=$SCENARIO}";;
+        esac
+        echo "FAIL $tier: ran no test ($where)"
     fi
 done
 
