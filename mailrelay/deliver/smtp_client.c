@@ -314,6 +314,23 @@ int smtpc_fmt_mail(char *out, size_t outlen, const char *sender, unsigned body_f
                   err, errlen);
 }
 
+int smtpc_body_check(unsigned body_flags, const struct smtpc_ext *ext, char *why, size_t whylen)
+{
+    unsigned f = ext ? ext->flags : 0;
+
+    if ((body_flags & ENV_BODY_SMTPUTF8) && !(f & SMTPC_EXT_SMTPUTF8)) {
+        seterr(why, whylen, "5.6.7 message needs SMTPUTF8 (UTF-8 addresses or headers), "
+               "the next hop does not offer it");
+        return 550;
+    }
+    if ((body_flags & ENV_BODY_8BITMIME) && !(f & SMTPC_EXT_8BITMIME)) {
+        seterr(why, whylen, "5.6.3 message has an 8-bit body, the next hop does not offer "
+               "8BITMIME and mailrelayd does not convert");
+        return 554;
+    }
+    return 0;
+}
+
 int smtpc_fmt_rcpt(char *out, size_t outlen, const char *rcpt, char *err, size_t errlen)
 {
     if (!rcpt || !*rcpt) {

@@ -104,6 +104,12 @@ int smtpc_fmt_mail(char *out, size_t outlen, const char *sender, unsigned body_f
                    uint64_t size, const struct smtpc_ext *ext, char *err, size_t errlen);
 int smtpc_fmt_rcpt(char *out, size_t outlen, const char *rcpt, char *err, size_t errlen);
 
+/* No silent downgrade (RFC 6152 section 3, RFC 6531 section 3.4): a message that needs
+ * 8BITMIME or SMTPUTF8 (body_flags, ENV_BODY_*) must not go to a server that does not
+ * announce it. Returns 0 when it may go, else the reply code to bounce with (550 5.6.7 for
+ * SMTPUTF8, 554 5.6.3 for 8BITMIME) and why, "X.Y.Z text", for the bounce. */
+int smtpc_body_check(unsigned body_flags, const struct smtpc_ext *ext, char *why, size_t whylen);
+
 /* ---- AUTH --------------------------------------------------------------------------------- */
 
 #define SMTPC_AUTH_MAX 255       /* octets of a user name or password */

@@ -633,6 +633,12 @@ int smtpc_conn_start(struct smtpc_conn *c, struct smtpc_txn *t)
     for (size_t i = 0; i < t->nrcpt; i++)
         memset(&t->result[i], 0, sizeof(t->result[i]));
     t->stale = false;
+    int code = smtpc_body_check(t->body_flags, &c->ext, err, sizeof(err));
+    if (code) {
+        for (size_t i = 0; i < t->nrcpt; i++)
+            set_result(&t->result[i], code, true, err);
+        return -1;
+    }
     if (smtpc_fmt_mail(line, sizeof(line), t->sender, t->body_flags, t->size, &c->ext, err,
                        sizeof(err)) < 0) {
         for (size_t i = 0; i < t->nrcpt; i++)

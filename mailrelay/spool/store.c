@@ -69,6 +69,7 @@ struct store_msg {
     struct envelope env;
     char qid[QUEUE_ID_SIZE];
     uint64_t size;
+    bool eight_bit;                 /* an octet >= 0x80 was written */
 };
 
 static enum smtp_store_result from_spool(int status)
@@ -328,7 +329,32 @@ static enum smtp_store_result cb_begin(void *ctx, const struct smtp_envelope *e,
 static enum smtp_store_result cb_write(void *ctx, void *msg, const char *p, size_t n)
 {
     struct store_msg *m = msg;
+    for (size_t i = 0; i < n && !m->eight_bit; i++)
+        m->eight_bit = (unsigned char)p[i] >= 0x80;
     return from_spool(spool_msg_write(m->sm, p, n));
+}
+
+static bool ascii(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80)
+            return false;
+    return true;
+}
+
+/* The envelope's flags say what the message needs, not what the client declared: delivery
+ * bounces a message whose next hop lacks a needed extension (no downgrade, RFC 6152 and
+ * RFC 6531 3.4), and a plain ASCII message declared BODY=8BITMIME or SMTPUTF8 must not. */
+static void needed_flags(struct store_msg *m)
+{
+    if (m->eight_bit)
+        return;
+    m->env.body_flags &= ~ENV_BODY_8BITMIME;
+    bool utf8 = !ascii(m->env.sender);
+    for (size_t i = 0; i < m->env.nrcpt && !utf8; i++)
+        utf8 = !ascii(m->env.rcpt[i].addr);
+    if (!utf8)
+        m->env.body_flags &= ~ENV_BODY_SMTPUTF8;
 }
 
 static enum smtp_store_result cb_commit(void *ctx, void *msg)
@@ -339,6 +365,7 @@ static enum smtp_store_result cb_commit(void *ctx, void *msg)
     int rc;
 
     m->size = spool_msg_size(m->sm);
+    needed_flags(m);
     rc = spool_commit_async(m->sm, &m->env, on_committed, m);
     m->sm = NULL;                       /* consumed either way */
     if (rc != SPOOL_OK) {

@@ -11,6 +11,7 @@
  *     -B SECS   retry base (default 1), -M SECS max interval (default 2), -E SECS lifetime
  *     -t SECS   give up after this long (default 30)
  *     -T MODE   STARTTLS: opportunistic or verify;  -A FILE CA bundle, -N NAME expected name
+ *     -F FLAGS  the messages need 8bitmime or smtputf8 (envelope flag, and an 8-bit body line)
  *     -v        debug log
  * Opens the spool, commits the messages with spool_commit(), runs the delivery loop until no
  * inbound message is left (or the timeout), and prints one line:
@@ -35,6 +36,7 @@ static struct delivery *g_d;
 static struct event_base *g_base;
 static time_t g_deadline;
 static int g_rc = 2;
+static unsigned g_body_flags;        /* -F */
 
 static void check(evutil_socket_t fd, short what, void *arg)
 {
@@ -61,6 +63,8 @@ static int spool_one(struct spool *sp, int i, int nrcpt, long size, const char *
                      "first line of message %d\r\n.a line starting with a dot\r\n..two dots\r\n"
                      "bare LF here\nend\r\n", sender, i, i, (long)time(NULL), i);
     spool_msg_write(m, buf, (size_t)n);
+    if (g_body_flags)
+        spool_msg_write(m, "Gr\xc3\xbc\xc3\x9f aus K\xc3\xb6ln\r\n", 18);
     for (long w = n; w < size; w += 78)
         spool_msg_write(m, "0123456789012345678901234567890123456789012345678901234567890123456789012345\r\n", 78);
     if (envelope_init(&env) || envelope_set(&env.sender, sender) || envelope_set(&env.client, "127.0.0.1") ||
@@ -70,6 +74,7 @@ static int spool_one(struct spool *sp, int i, int nrcpt, long size, const char *
     }
     env.arrival = time(NULL);
     env.direction = ENV_INBOUND;
+    env.body_flags = g_body_flags;
     for (int r = 0; r < nrcpt; r++) {
         snprintf(buf, sizeof(buf), "rcpt%d@example.com", r);
         envelope_add_rcpt(&env, buf, env.arrival);
@@ -95,7 +100,7 @@ int main(int argc, char **argv)
     cfg.greeting_timeout_ms = cfg.command_timeout_ms = cfg.dot_timeout_ms = 10000;
     cfg.data_timeout_ms = 10000;
     cfg.idle_timeout_ms = 2000;
-    while ((opt = getopt(argc, argv, "n:r:s:f:Lc:B:M:E:t:T:A:N:v")) != -1) {
+    while ((opt = getopt(argc, argv, "n:r:s:f:Lc:B:M:E:t:T:A:N:F:v")) != -1) {
         switch (opt) {
         case 'n': nmsg = atoi(optarg); break;
         case 'r': nrcpt = atoi(optarg); break;
@@ -110,9 +115,11 @@ int main(int argc, char **argv)
         case 'T': cfg.tls = strcmp(optarg, "verify") == 0 ? SMTPC_TLS_VERIFY : SMTPC_TLS_OPPORTUNISTIC; break;
         case 'A': cfg.tls_ca_file = optarg; break;
         case 'N': cfg.tls_name = optarg; break;
+        case 'F': g_body_flags = strcmp(optarg, "smtputf8") == 0 ? ENV_BODY_SMTPUTF8 | ENV_BODY_8BITMIME
+                                 : strcmp(optarg, "8bitmime") == 0 ? ENV_BODY_8BITMIME : 0; break;
         case 'v': verbose = true; break;
         default:
-            fprintf(stderr, "usage: %s [-n N] [-r R] [-s BYTES] [-f ADDR] [-L] [-c N] [-B S] [-M S] [-E S] [-t S] [-T opportunistic|verify] [-A CA] [-N NAME] [-v] SPOOLDIR HOST PORT|unix\n", argv[0]);
+            fprintf(stderr, "usage: %s [-n N] [-r R] [-s BYTES] [-f ADDR] [-L] [-c N] [-B S] [-M S] [-E S] [-t S] [-T opportunistic|verify] [-A CA] [-N NAME] [-F 8bitmime|smtputf8] [-v] SPOOLDIR HOST PORT|unix\n", argv[0]);
             return 1;
         }
     }

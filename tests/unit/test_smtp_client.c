@@ -303,6 +303,24 @@ static void expect_body(const char *in, const char *want)
     }
 }
 
+/* Issue 18.8: a needed extension the server lacks is a bounce, never a silent downgrade. */
+static void test_body_check(void **state)
+{
+    (void)state;
+    struct smtpc_ext none = { 0 }, both = { .flags = SMTPC_EXT_8BITMIME | SMTPC_EXT_SMTPUTF8 };
+    struct smtpc_ext eight = { .flags = SMTPC_EXT_8BITMIME };
+    char why[200];
+    assert_int_equal(smtpc_body_check(ENV_BODY_8BITMIME, &none, why, sizeof(why)), 554);
+    assert_string_equal(why, "5.6.3 message has an 8-bit body, the next hop does not offer "
+                        "8BITMIME and mailrelayd does not convert");
+    assert_int_equal(smtpc_body_check(ENV_BODY_SMTPUTF8, &eight, why, sizeof(why)), 550);
+    assert_true(strncmp(why, "5.6.7 ", 6) == 0);
+    assert_int_equal(smtpc_body_check(ENV_BODY_SMTPUTF8 | ENV_BODY_8BITMIME, NULL, why, sizeof(why)), 550);
+    assert_int_equal(smtpc_body_check(ENV_BODY_8BITMIME, &eight, why, sizeof(why)), 0);
+    assert_int_equal(smtpc_body_check(ENV_BODY_SMTPUTF8 | ENV_BODY_8BITMIME, &both, why, sizeof(why)), 0);
+    assert_int_equal(smtpc_body_check(0, &none, why, sizeof(why)), 0);
+}
+
 static void test_dot_stuffing(void **state)
 {
     (void)state;
@@ -356,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_enhanced),
         cmocka_unit_test(test_ehlo),
         cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_body_check),
         cmocka_unit_test(test_dot_stuffing),
         cmocka_unit_test(test_bare_lf_cr),
         cmocka_unit_test(test_dot_bound),
