@@ -227,6 +227,18 @@ int verb_check(const struct ctl_opts *o, int argc, char **argv)
         return 2;
     }
     failures = 0;
+    /* Without a config file nothing else can be judged: say how to get one (a fresh install
+     * has none until `make install`), not "correct the named line". */
+    if (access(o->conf_path, F_OK) < 0 && errno == ENOENT) {
+        if (strcmp(o->conf_path, CTL_DEFAULT_CONF) == 0)
+            bad("configuration " CTL_DEFAULT_CONF, "no such file",
+                "install the sample with `make install` from the source tree and edit it, "
+                "or name your file with -c FILE");
+        else
+            bad(o->conf_path, "no such file (named with -c)", "give the path of an existing mailtun.conf");
+        printf("%d problem%s found\n", failures, failures == 1 ? "" : "s");
+        return 1;
+    }
     if (tunnel_conf_load(o->conf_path, &t, err) == 0) {
         ok("configuration [tunnel] loads");
         check_tunnel(&t);

@@ -8,8 +8,11 @@
 
 #include "ipc.h"
 
+/* Where `make install` puts the sample configuration; -c names another file. */
+#define CTL_DEFAULT_CONF "/etc/mailtun/mailtun.conf"
+
 struct ctl_opts {
-    const char *conf_path;      /* -c */
+    const char *conf_path;      /* -c, default CTL_DEFAULT_CONF */
     const char *tunneld_socket; /* from the config, or -s */
     const char *relayd_socket;
     int json;                   /* --json */

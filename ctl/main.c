@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_CONF "/etc/mailtun/mailtun.conf"
 
 static const struct ctl_verb verbs[] = {
     { "status", "status [--json]            link and queue state of both daemons", verb_status },
@@ -63,7 +62,7 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { 0, 0, 0, 0 },
     };
-    struct ctl_opts o = { .conf_path = DEFAULT_CONF, .timeout_ms = 5000 };
+    struct ctl_opts o = { .conf_path = CTL_DEFAULT_CONF, .timeout_ms = 5000 };
     struct tunnel_conf tc;
     struct relay_conf rc;
     int opt;

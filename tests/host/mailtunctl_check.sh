@@ -9,6 +9,30 @@ set -u
 make_work mailtunctl-check
 run() { out=$("$CTL" "$@" 2>&1); rc=$?; }
 
+# --- no config file (a fresh install): say how to get one, not "correct the named line" ---
+# The default path is hidden behind an empty tmpfs in a mount namespace of our own, so this
+# also runs on a machine that has /etc/mailtun/mailtun.conf.
+nocfg() {
+    if [ ! -e /etc/mailtun/mailtun.conf ]; then "$CTL" check
+    elif [ "$(id -u)" = 0 ]; then unshare -m sh -c 'mount -t tmpfs none /etc/mailtun && exec "$0" check' "$CTL"
+    else return 99
+    fi
+}
+out=$(nocfg 2>&1); rc=$?
+if [ "$rc" = 99 ]; then
+    echo "note: /etc/mailtun/mailtun.conf exists and not root: the missing default config not exercised"
+else
+    [ "$rc" = 1 ] || fail "no config: exit $rc, want 1 ($out)"
+    grep -qx 'FAIL  configuration /etc/mailtun/mailtun.conf: no such file; fix: install the sample with `make install` from the source tree and edit it, or name your file with -c FILE' <<<"$out" ||
+        fail "no config: not told to run make install or use -c: $out"
+    grep -q 'correct the named line' <<<"$out" && fail "no config: still says 'correct the named line': $out"
+    ok "no /etc/mailtun/mailtun.conf: $(head -n 1 <<<"$out")"
+fi
+run -c "$work/absent.conf" check
+[ "$rc" = 1 ] && grep -qx "FAIL  $work/absent.conf: no such file (named with -c); fix: give the path of an existing mailtun.conf" <<<"$out" ||
+    fail "-c with an absent file: exit $rc: $out"
+ok "-c with an absent file names it"
+
 # --- a consistent config: problems are listed with fixes, and counted ----------------------
 sed "s|^;spool = .*|spool = $work/spool|" "$ROOT/conf/mailtun.conf" >"$work/good.conf"
 run -c "$work/good.conf" check
