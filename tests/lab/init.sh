@@ -73,6 +73,11 @@ ln -sfn "$mods" "$new/usr/lib/modules/$kver"
 # 5: results, read-write on the real host, at the same path as on the host.
 mkdir -p "$new$results"
 mount -t hostfs -o "$results" none "$new$results" || { say "hostfs mount of $results failed"; exit 1; }
+# Guest daemons that drop privileges (smtp-sink as nobody) write below results: its parents
+# must be searchable even when the tree lives in root's 0700 home (/root/mailtun, as in a
+# fresh root). Only the overlay's copies change, never the host's directories.
+p=$results
+while p=$(dirname "$p") && [ "$p" != / ]; do chmod o+x "$new$p"; done
 
 # pppd in the guest: Debian's /etc/ppp/options says auth/lock/crtscts/modem, and
 # /etc/ppp/ip-up.d holds host hooks (Postfix's among them). Replace both in the overlay;
