@@ -65,7 +65,7 @@ HOST_BINS := $(patsubst tests/host/%.c,$(B)/tests/host/%,$(HOST_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/tests/fuzz/%,$(FUZZ_SRCS))
 
-.PHONY: all deps check unit host lab demo fuzz mutate install install-provider uninstall clean deb deb-check bench-tunnel bench-relay bench-recovery
+.PHONY: all deps fresh-check check unit host lab demo fuzz mutate install install-provider uninstall clean deb deb-check bench-tunnel bench-relay bench-recovery
 .DEFAULT_GOAL := all
 
 ifeq ($(FUZZ),1)
@@ -117,15 +117,31 @@ $(B)/tests/fuzz/%: tests/fuzz/%.c $(ARCHIVES)
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
 # --- set-up -------------------------------------------------------------------------------
-# Idempotent: installs only what is missing (see README, "Dependencies").
+# Idempotent: installs only what is missing, says one line when nothing is (README, "Dependencies").
 deps:
 	@tests/deps.sh
 
-# A stamp so check/demo/lab install dependencies themselves on a fresh machine.
-DEPS_OK := $(shell tests/deps.sh --missing >/dev/null 2>&1 && echo yes)
-ifneq ($(DEPS_OK),yes)
-$(PROGRAMS) $(PLUGIN) $(UNIT_BINS) $(FUZZ_BINS): | deps
+# On a fresh machine a goal that builds must install the dependencies before make reads
+# pkg-config's flags and pppd's version above, and before any compiler runs (also with -j).
+# GNU make remakes an included makefile before anything else and then starts over, so the
+# stamp below makes `make demo`/`make check` run tests/deps.sh first and re-read this file.
+# Not for goals that build nothing, and not for a dry run (-n).
+NODEPS_GOALS := clean deps uninstall fresh-check
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifeq ($(findstring n,$(firstword -$(MAKEFLAGS))),)
+ifneq ($(shell tests/deps.sh --missing >/dev/null 2>&1 && echo yes),yes)
+ifneq ($(MAKE_RESTARTS),)
+$(error tests/deps.sh ran but packages are still $(shell tests/deps.sh --missing))
 endif
+include $(B)/.deps-installed.mk
+$(B)/.deps-installed.mk: FORCE
+	@tests/deps.sh
+	@mkdir -p $(@D) && echo '# make ran tests/deps.sh here (see "set-up" in the Makefile)' >$@
+endif
+endif
+endif
+.PHONY: FORCE
+FORCE:
 
 # --- tests ----------------------------------------------------------------------------------
 # TIERS selects what `make check` runs: unit host lab (all by default).
@@ -147,6 +163,10 @@ mutate:
 
 demo: all
 	@B=$(B) tests/lab/demo.sh
+
+# The two commands above on a fresh Debian 12 root (root, network to the apt mirror, ~20 min).
+fresh-check:
+	@B=$(B) tests/fresh/check.sh
 
 FUZZ_SECONDS ?= 30
 fuzz:

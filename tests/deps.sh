@@ -1,8 +1,14 @@
 #!/bin/sh
 # deps.sh — install the Debian 12 packages mailtun needs to build, test and run its lab.
-# Idempotent: asks apt only for what is missing. `--missing` lists the missing ones and exits 1
-# if there are any (the Makefile uses it to decide whether `make check` must call `make deps`).
-# `--group build|fuzz|test|lab|packaging` prints one group, one package a line.
+#
+#   tests/deps.sh                 install what is missing (idempotent; one line if nothing is)
+#   tests/deps.sh --missing       print the missing ones and exit 1 if there are any
+#                                 (the Makefile asks this before every goal that builds)
+#   tests/deps.sh --group NAME    print one group (build|fuzz|test|lab|packaging), one a line
+#   tests/deps.sh --list          print every group's packages, one a line
+#
+# Every package here has its reason in README's "Dependencies and why"
+# (tests/host/deps_listed.sh fails when the two lists differ).
 set -eu
 
 # build: compiler side and libraries (see README, "Dependencies", for why each one is here).
@@ -12,7 +18,7 @@ BUILD="build-essential pkg-config ppp-dev libnl-3-dev libnl-route-3-dev libssl-d
 # fuzzing and sanitizer runtimes
 FUZZ="clang libclang-rt-14-dev"
 # tests: real peers and tools
-TEST="postfix swaks openssl iproute2 kmod tcpdump python3 sasl2-bin libsasl2-modules"
+TEST="postfix swaks libnet-ssleay-perl openssl iproute2 kmod tcpdump python3 sasl2-bin libsasl2-modules"
 # lab: a kernel with PPP, the provider's real PPTP server, a carrier NAT (iptables)
 LAB="user-mode-linux ppp pptpd pptp-linux busybox-static iptables e2fsprogs"
 # packages: make deb (dpkg-buildpackage, debhelper), lintian, and make deb-check's fresh root
@@ -25,6 +31,10 @@ if [ "${1:-}" = "--group" ]; then
     *) echo "deps.sh: unknown group '${2:-}' (build, fuzz, test, lab, packaging)" >&2; exit 2;;
     esac
     for p in $list; do echo "$p"; done
+    exit 0
+fi
+if [ "${1:-}" = "--list" ]; then
+    for p in $BUILD $FUZZ $TEST $LAB $PACKAGING; do echo "$p"; done
     exit 0
 fi
 
@@ -48,4 +58,4 @@ export DEBIAN_FRONTEND=noninteractive
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get update -qq
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing

@@ -31,7 +31,7 @@
 #                      cached, never anything of the project's.
 #   FRESH_CACHE_DAYS   a cached base older than this is rebuilt (default 7: security updates)
 #
-# Needs: mmdebstrap (tests/deps.sh ci), unshare and chroot (util-linux, coreutils), root.
+# Needs: mmdebstrap (tests/deps.sh, group packaging), unshare and chroot (util-linux, coreutils), root.
 
 fresh__say() { echo "fresh-root: $*" >&2; }
 
@@ -48,7 +48,7 @@ fresh__base() {
     sources=$(fresh__sources)
     [ -r "$sources" ] || { fresh__say "apt sources not readable: $sources"; return 1; }
     command -v mmdebstrap >/dev/null ||
-        { fresh__say "mmdebstrap not installed (tests/deps.sh ci installs it)"; return 1; }
+        { fresh__say "mmdebstrap not installed (make deps installs it: tests/deps.sh, group packaging)"; return 1; }
     cache=${FRESH_CACHE:-/var/cache/mailtun-fresh}
     if [ "$cache" = none ]; then
         cache=$(mktemp -d /var/tmp/mailtun-fresh-base.XXXXXX) || return 1
