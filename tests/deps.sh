@@ -19,8 +19,9 @@ BUILD="build-essential pkg-config ppp-dev libnl-3-dev libnl-route-3-dev libssl-d
 FUZZ="clang libclang-rt-14-dev"
 # tests: real peers and tools
 TEST="postfix swaks libnet-ssleay-perl openssl iproute2 kmod tcpdump python3 sasl2-bin libsasl2-modules"
-# lab: a kernel with PPP, the provider's real PPTP server, a carrier NAT (iptables)
-LAB="user-mode-linux ppp pptpd pptp-linux busybox-static iptables e2fsprogs"
+# lab: a kernel with PPP, the provider's real PPTP server, a carrier NAT (iptables), IKE (strongSwan)
+LAB="user-mode-linux ppp pptpd pptp-linux busybox-static iptables e2fsprogs
+     strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins"
 # packages: make deb (dpkg-buildpackage, debhelper), lintian, and make deb-check's fresh root
 PACKAGING="debhelper dpkg-dev fakeroot lintian mmdebstrap"
 

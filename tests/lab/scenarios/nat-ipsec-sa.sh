@@ -1,0 +1,156 @@
+#!/bin/bash
+# nat-ipsec-sa.sh — the provider's L2TP/IPsec kit (conf/provider/l2tp-ipsec/swanctl.conf,
+# installed as shipped) serves two customers behind one carrier NAT at once: each customer's
+# charon (IKEv2, PSK, its own identity) gets a transport-mode SA for its L2TP port, NAT
+# traversal is on (ESP in UDP 4500), UDP to the provider's port 1701 crosses only inside
+# ESP, and the NAT's outside line carries nothing but IKE and ESP-in-UDP.
+#
+# Both customers share the NAT's one outer address; their SAs can live side by side at the
+# provider only because their L2TP source ports differ (transport-mode policies are per
+# address and port). This is what mailtun's l2tp-ipsec transport has to do per dial.
+# The customers' charons are driven with swanctl here, as mailtund will drive them.
+#
+# Records in <results>/timing.txt: sa_seconds_1, sa_seconds_2 (initiate -> SA installed).
+# lab-timeout: 180
+set -u
+. "$LAB_DIR/lib.sh"
+. "$LAB_DIR/nat_lib.sh"
+. "$LAB_DIR/ipsec_lib.sh"
+
+lab_nat_base_up
+lab_ipsec_modules
+
+# The capture on the NAT's outside: the "DSL side" as the provider and anyone between see it.
+lab_spawn $LAB_NS_CARRIER capture tcpdump -i $LAB_IF_NAT_WAN -U -s 0 -w "$LAB_RESULTS/outside.pcap"
+LAB_POLL=0.05 lab_wait 5 "tcpdump running" test -s "$LAB_RESULTS/outside.pcap"
+
+# The provider: the kit as shipped, and a UDP echo on 1701 standing in for xl2tpd.
+lab_charon_up $LAB_NS_PROVIDER provider "$LAB_SRC/conf/provider/l2tp-ipsec/swanctl.conf"
+lab_spawn $LAB_NS_PROVIDER udp-echo $LAB_PY -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("'$LAB_PPTP_SERVER'", 1701))
+while True:
+    d, a = s.recvfrom(2048)
+    s.sendto(b"echo " + d, a)'
+
+kit=$LAB_SRC/conf/provider/l2tp-ipsec/swanctl.conf
+secret_of() { awk -v id="$1" '$1 == "id" && $3 == id { found = 1 } found && $1 == "secret" { gsub(/"/, "", $3); print $3; exit }' "$kit"; }
+
+# customer_conf <id> <l2tp-port> — a customer's swanctl.conf, what mailtund will generate.
+customer_conf() {
+    cat <<EOF
+connections {
+    mailtun {
+        version = 2
+        remote_addrs = $LAB_PPTP_SERVER
+        proposals = aes256gcm16-prfsha384-curve25519,aes256gcm16-prfsha256-ecp256
+        local {
+            auth = psk
+            id = $1
+        }
+        remote {
+            auth = psk
+            id = vpn.example.com
+        }
+        children {
+            l2tp {
+                mode = transport
+                local_ts = dynamic[udp/$2]
+                remote_ts = dynamic[udp/1701]
+                esp_proposals = aes256gcm16-curve25519,aes256gcm16-ecp256
+            }
+        }
+    }
+}
+secrets {
+    ike-mailtun {
+        id = $1
+        secret = "$(secret_of "$1")"
+    }
+}
+EOF
+}
+
+# up <ns> <name> <id> <port> <n> — charon for one customer, the SA initiated and timed.
+up() {
+    local ns=$1 name=$2 id=$3 port=$4 n=$5 t0
+    [ -n "$(secret_of "$id")" ] || lab_fail "no secret for $id in $kit"
+    customer_conf "$id" "$port" >"$LAB_RUN/swanctl-$name.conf"
+    lab_charon_up "$ns" "$name" "$LAB_RUN/swanctl-$name.conf"
+    t0=$(lab_now)
+    lab_swanctl "$name" --initiate --child l2tp --timeout 30 >"$LAB_RESULTS/initiate-$name.out" 2>&1 ||
+        lab_fail "$name: IKE/ESP set-up failed: $(grep -v '^\[' "$LAB_RESULTS/initiate-$name.out" | tail -n 3)"
+    lab_result "sa_seconds_$n" "$(lab_elapsed "$t0")"
+    lab_log "$name ($id, L2TP port $port): SA up in $(lab_elapsed "$t0")s: $(grep -o 'CHILD_SA l2tp{[0-9]*} established.*' "$LAB_RESULTS/initiate-$name.out" | head -n 1 | cut -c1-120)"
+}
+
+# probe <ns> <port> <marker> — UDP from <port> to the provider's 1701, the echo must come back.
+probe() {
+    lab_in "$1" $LAB_PY - "$LAB_PPTP_SERVER" "$2" "$3" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[2])))
+s.settimeout(3)
+for _ in range(3):
+    s.sendto(sys.argv[3].encode(), (sys.argv[1], 1701))
+    try:
+        d, _ = s.recvfrom(2048)
+        print(d.decode()); sys.exit(0)
+    except socket.timeout:
+        pass
+sys.exit(1)
+PY
+}
+
+up $LAB_NS_CUSTOMER customer1 customer1@example.net 40001 1
+up $LAB_NS_CUSTOMER2 customer2 customer2@example.org 40002 2
+
+# Both IKE SAs at the provider, both behind the NAT's one address, NAT-T on.
+sas=$(lab_swanctl provider --list-sas 2>&1)
+echo "$sas" >"$LAB_RESULTS/provider-sas.txt"
+n=$(grep -c "mailtun-l2tp: #[0-9]*, ESTABLISHED" <<<"$sas")
+[ "$n" = 2 ] || lab_fail "the provider holds $n established IKE SAs, not 2: $(head -n 20 <<<"$sas")"
+grep -q "remote 'customer1@example.net' @ $LAB_NAT_OUTSIDE\[[0-9]*\]" <<<"$sas" &&
+    grep -q "remote 'customer2@example.org' @ $LAB_NAT_OUTSIDE\[[0-9]*\]" <<<"$sas" ||
+    lab_fail "the provider does not see both customers at the NAT's address $LAB_NAT_OUTSIDE: $(grep remote <<<"$sas")"
+xs=$(lab_in $LAB_NS_PROVIDER ip xfrm state)
+[ "$(grep -c 'encap type espinudp' <<<"$xs")" -ge 4 ] || lab_fail "not every ESP SA is in UDP (NAT-T): $xs"
+lab_log "provider: 2 IKE SAs from $LAB_NAT_OUTSIDE (customer1, customer2), ESP in UDP 4500 both ways"
+
+# L2TP's port is reachable through each SA, and only through it.
+for c in "$LAB_NS_CUSTOMER 40001 customer1" "$LAB_NS_CUSTOMER2 40002 customer2"; do
+    read -r ns port name <<<"$c"
+    marker="l2tp-clear-text-marker-$name-${EPOCHREALTIME/./}"
+    got=$(probe "$ns" "$port" "$marker") || lab_fail "$name: no echo from $LAB_PPTP_SERVER:1701 through its SA"
+    [ "$got" = "echo $marker" ] || lab_fail "$name: wrong echo '$got'"
+    lab_log "$name: UDP $port -> $LAB_PPTP_SERVER:1701 and back through ESP"
+    echo "$marker" >>"$LAB_RUN/markers"
+done
+
+# The outside line: IKE (UDP 500/4500) and ESP-in-UDP only; no marker in clear.
+lab_stop capture 5
+other=$(tcpdump -nr "$LAB_RESULTS/outside.pcap" 'ip and not (udp port 500 or udp port 4500)' 2>/dev/null | wc -l)
+total=$(tcpdump -nr "$LAB_RESULTS/outside.pcap" ip 2>/dev/null | wc -l)
+[ "$total" -gt 0 ] || lab_fail "nothing captured on the NAT's outside line: the check would be empty"
+[ "$other" = 0 ] || lab_fail "$other packets other than IKE/ESP-in-UDP on the outside line: $(tcpdump -nr "$LAB_RESULTS/outside.pcap" 'ip and not (udp port 500 or udp port 4500)' 2>/dev/null | head -n 3)"
+while read -r m; do
+    grep -qa "$m" "$LAB_RESULTS/outside.pcap" && lab_fail "marker $m in clear on the outside line"
+done <"$LAB_RUN/markers"
+lab_result outside_packets "$total"
+lab_log "outside line: $total packets, all IKE or ESP-in-UDP; no marker in clear"
+
+# Negative control: UDP from a port no SA covers goes out in clear; the same check on a new
+# capture must see it (a check that cannot fail proves nothing).
+lab_spawn $LAB_NS_CARRIER capture2 tcpdump -i $LAB_IF_NAT_WAN -U -s 0 -w "$LAB_RESULTS/outside-control.pcap"
+LAB_POLL=0.05 lab_wait 5 "tcpdump running" test -s "$LAB_RESULTS/outside-control.pcap"
+marker="clear-control-${EPOCHREALTIME/./}"
+probe $LAB_NS_CUSTOMER 40009 "$marker" >/dev/null || lab_fail "control: no echo for UDP outside the SA"
+lab_sleep 0.5; lab_stop capture2 5
+other=$(tcpdump -nr "$LAB_RESULTS/outside-control.pcap" 'ip and not (udp port 500 or udp port 4500)' 2>/dev/null | wc -l)
+[ "$other" -gt 0 ] && grep -qa "$marker" "$LAB_RESULTS/outside-control.pcap" ||
+    lab_fail "control: UDP outside the SA was not seen in clear ($other packets): the outside check is blind"
+lab_log "control: UDP from port 40009 (no SA) crosses in clear and the check sees it ($other packets)"
+
+lab_charon_down customer1; lab_charon_down customer2; lab_charon_down provider
+lab_log "PASS: the provider kit carries two customers behind one NAT, each in its own transport-mode SA"
