@@ -74,7 +74,7 @@ lab_log "first dial ${redial}s after the new address; $refused dial(s) reset by 
 
 # The provider replaced the old session on the new call (its hook says so in syslog); no dial
 # was turned away meanwhile.
-grep -q "pptpd-replace-session: $LAB_FIXED: new session (pppd [0-9]*, ppp[0-9]*) replaces the old one on ppp[0-9]*" "$LAB_RESULTS/syslog.log" ||
+grep -q "pptpd-replace-session: $LAB_FIXED: new session of $LAB_PPTP_USER from $new_addr (pppd [0-9]*, ppp[0-9]*) replaces the dead one on ppp[0-9]* (no echo answer in 1 s" "$LAB_RESULTS/syslog.log" ||
     lab_fail "the provider's pptpd-replace-session hook did not replace the old session (syslog.log)"
 [ "$refused" = 0 ] || lab_fail "$refused dial(s) reset by the provider; with delegate + the replace hook none should be"
 lab_log "provider: $(grep -m1 -o "pptpd-replace-session: .*" "$LAB_RESULTS/syslog.log")"
