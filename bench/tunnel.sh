@@ -10,7 +10,8 @@
 # (other sections are kept) and prints as its last line:
 #   tunnel: setup X.XX s (pptp-linux Y.YY s), throughput ratio vs pptp-linux Z.ZZ
 # Needs root, linux.uml and the built mailtund, mailtun.so, mailtunctl in $B.
-# Exit: 0 done, 77 skipped (reason on the last line), else failed.
+# Exit: 0 done with every goal met, 77 skipped (reason on the last line), else failed (a goal
+# printed as "not met" fails after RESULTS.md is written).
 set -u
 . "$(dirname "$0")/results_lib.sh"
 cd "$(dirname "$0")/.." || exit 1
@@ -115,3 +116,8 @@ section=$(mktemp)
 results_replace_section tunnel "$section" bench/RESULTS.md
 
 echo "tunnel: setup $mt_setup s (pptp-linux $pl_setup s), throughput ratio vs pptp-linux $ratio (kernel-GRE provider $kratio)"
+missed=""
+[ "$setup_ok" = met ] || missed+=" set-up no slower than pptp-linux;"
+[ "$ktput_ok" = met ] || missed+=" throughput >= 2x pptp-linux (kernel-GRE provider);"
+[ "$tput_ok" = met ] || missed+=" throughput >= 2x pptp-linux (Debian pptpd);"
+[ -z "$missed" ] || { echo "bench/tunnel.sh: goal not met:$missed"; exit 1; }

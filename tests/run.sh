@@ -8,13 +8,17 @@
 # A tier that ran no test at all counts as a failure.
 #
 # A script exits 0 for pass, 77 for skip (its last output line says why), anything else for fail.
+# A skip is only for a capability the machine lacks (not root, no namespaces, a sanitizer
+# build); a step of the test itself failing is a failure. The skips and their reasons are
+# listed again before the closing line. A skip whose reason says "tests/deps.sh" (a package it
+# installs is missing) is a failure when CI=true: CI machines run deps.sh first.
 set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}
 TIERS=${TIERS:-unit host lab}
 SCENARIO=${SCENARIO:-}
 passed=0 failed=0 skipped=0
-failures=()
+failures=() skips=()
 logdir=$B/test-logs
 mkdir -p "$logdir"
 
@@ -25,7 +29,13 @@ run_script() {            # tier name command...
     "$@" >"$log" 2>&1; rc=$?
     case $rc in
     0)  passed=$((passed + 1)); echo "PASS $tier/$name ($((SECONDS - t0)) s)";;
-    77) skipped=$((skipped + 1)); echo "SKIP $tier/$name: $(tail -n 1 "$log")";;
+    77) local why; why=$(tail -n 1 "$log")
+        if [ "${CI:-}" = true ] && [[ $why == *tests/deps.sh* ]]; then
+            failed=$((failed + 1)); failures+=("$tier/$name")
+            echo "FAIL $tier/$name: skipped for a missing package under CI=true (deps.sh installs it): $why"
+        else
+            skipped=$((skipped + 1)); skips+=("$tier/$name: $why"); echo "SKIP $tier/$name: $why"
+        fi;;
     *)  failed=$((failed + 1)); failures+=("$tier/$name"); echo "FAIL $tier/$name (exit $rc), last lines of $log:"
         tail -n 25 "$log" | sed 's/^/    /';;
     esac
@@ -53,6 +63,7 @@ for tier in $TIERS; do
             f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -n 1)
             s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -n 1)
             passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
+            [ "${s:-0}" != 0 ] && skips+=("unit/$name: ${s} cmocka test(s) skipped: $(sed -n 's/^\[  SKIPPED \] \(test_.*\)/\1/p' <<<"$out" | tr '\n' ' ')")
             if [ "$rc" != 0 ] || [ "${f:-0}" != 0 ] || [ -z "$p$f" ]; then
                 [ -z "$p$f" ] && failed=$((failed + 1))
                 failures+=("unit/$name"); echo "FAIL unit/$name"; sed 's/^/    /' <<<"$out" | grep -v '^\s*\[ \(RUN\|       OK\) ' | tail -n 30
@@ -67,8 +78,8 @@ for tier in $TIERS; do
         done;;
     lab)
         case $(basename "$B") in build-san*)
-            skipped=$((skipped + 1))
-            echo "SKIP lab: sanitizer build; the lab runs the normal build (mailtun.so lives in pppd, which is not sanitized)"
+            skipped=$((skipped + 1)); skips+=("lab: sanitizer build; the lab runs the normal build (mailtun.so lives in pppd, which is not sanitized)")
+            echo "SKIP ${skips[-1]}"
             continue;;
         esac
         for s in tests/lab/scenarios/*.sh; do
@@ -91,6 +102,10 @@ for tier in $TIERS; do
     fi
 done
 
+if [ ${#skips[@]} -gt 0 ]; then
+    echo "skipped:"
+    printf '    %s\n' "${skips[@]}"
+fi
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -11,9 +11,11 @@
 #   - every Message-ID that got a 250 reached the sink (lost = 0);
 #   - no delivery is half a message (each body carries its line count and an END trailer);
 #   - duplicates only from the at-least-once window: the inside server said 250 but the kill
-#     came before the spool removal. A duplicate's first delivery must be in a round whose log
-#     shows "id=QID ... status=sent" but no "id=QID removed", and a round has at most as many
-#     duplicates as inside connections (4): only in-flight deliveries can be in that window;
+#     came before the spool removal. Every delivery that was repeated must be of a QID the
+#     relay's logs know up to its round, and no log up to and including that round may say
+#     "id=QID removed" (or "spool removed id=QID"); a round has at most as many duplicates as
+#     inside connections (4): only in-flight deliveries can be in that window. ("status=sent"
+#     is not required: the kill may come between the inside server's 250 and that log line.)
 #   - incoming/, queue/ and quarantine/ empty (recovery removes data left without envelope by a
 #     kill inside a commit or a removal: never an acknowledged, undelivered message); clean
 #     SIGTERM, no sanitizer report.
@@ -28,10 +30,10 @@ BUDGET=${BUDGET:-60}       # seconds of kill rounds at most
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (mailrelayd drops to nobody)"; exit 77; }
 # Debian's python3 first: a pyenv shim costs a second a call on a loaded machine
-PY=$(ls /usr/bin/python3 2>/dev/null || command -v python3) || { echo "skip: python3 missing"; exit 77; }
+PY=$(ls /usr/bin/python3 2>/dev/null || command -v python3) || { echo "skip: python3 missing (run tests/deps.sh)"; exit 77; }
 id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
 SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
-[ -n "$SINK" ] || { echo "skip: smtp-sink (postfix) missing"; exit 77; }
+[ -n "$SINK" ] || { echo "skip: smtp-sink (postfix) missing (run tests/deps.sh)"; exit 77; }
 [ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
 
 make_work crash-relay

@@ -33,8 +33,8 @@ H=$ROOT/tests/host/peers/hardening.py
 case $(basename "$B") in *san*) RSS_BOUND_KB=${RSS_BOUND_KB:-65536};; *) RSS_BOUND_KB=${RSS_BOUND_KB:-8192};; esac
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (mailrelayd drops to nobody)"; exit 77; }
-PY=$(ls /usr/bin/python3 2>/dev/null || command -v python3) || { echo "skip: python3 missing"; exit 77; }
-command -v openssl >/dev/null || { echo "skip: openssl missing"; exit 77; }
+PY=$(ls /usr/bin/python3 2>/dev/null || command -v python3) || { echo "skip: python3 missing (run tests/deps.sh)"; exit 77; }
+command -v openssl >/dev/null || { echo "skip: openssl missing (run tests/deps.sh)"; exit 77; }
 id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
 [ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
 
@@ -48,7 +48,7 @@ legit() { $PY "$H" legit --port "$P"; }
 alive() { kill -0 "$RPID" 2>/dev/null || fail "mailrelayd died"; }
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 2 \
-    -subj /CN=mx.test >/dev/null 2>&1 || { echo "skip: openssl cannot make a certificate"; exit 77; }
+    -subj /CN=mx.test >/dev/null 2>&1 || { echo "FAIL: openssl req cannot make the test certificate"; exit 1; }
 chmod 644 "$work/key.pem"
 P=$(free_port) DEAD=$(free_port)
 TIMEOUT=3

@@ -12,7 +12,7 @@ set -u
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (mailrelayd drops to nobody)"; exit 77; }
 for t in swaks python3; do
-    command -v $t >/dev/null || { echo "skip: $t missing"; exit 77; }
+    command -v $t >/dev/null || { echo "skip: $t missing (run tests/deps.sh)"; exit 77; }
 done
 [ -x "$RELAYD" ] && [ -x "$B/ctl/mailtunctl" ] || { echo "mailrelayd/mailtunctl not built in $B"; exit 1; }
 

@@ -12,7 +12,7 @@ set -u
 PEERS=$ROOT/tests/host/peers
 
 source "$PEERS/peers_lib.sh"
-command -v setpriv >/dev/null || { echo "skip: setpriv (util-linux) missing"; exit 77; }
+command -v setpriv >/dev/null || { echo "skip: setpriv (util-linux) missing (run tests/deps.sh)"; exit 77; }
 # gid 0 owns the socket, so a process with uid 65534 and gid 0 reaches it as a group member would
 echo "control_group = root" >>"$work/mailtun.conf"
 chmod 0711 "$work"   # mktemp made it 0700: uid 65534 must reach the socket

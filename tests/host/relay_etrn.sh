@@ -11,8 +11,8 @@ set -u
 source "$ROOT/tests/host/lib/postfix_instance.sh"
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (Postfix and mailrelayd)"; exit 77; }
-for t in swaks python3 postfix postconf; do command -v $t >/dev/null || { echo "skip: $t missing"; exit 77; }; done
-id postfix >/dev/null 2>&1 && getent group postdrop >/dev/null || { echo "skip: postfix user/postdrop group missing"; exit 77; }
+for t in swaks python3 postfix postconf; do command -v $t >/dev/null || { echo "skip: $t missing (run tests/deps.sh)"; exit 77; }; done
+id postfix >/dev/null 2>&1 && getent group postdrop >/dev/null || { echo "skip: postfix user/postdrop group missing (the postfix package makes them; run tests/deps.sh)"; exit 77; }
 [ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
 
 make_work relay-etrn

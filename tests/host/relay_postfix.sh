@@ -14,9 +14,9 @@ source "$ROOT/tests/host/lib/postfix_instance.sh"
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (Postfix and mailrelayd)"; exit 77; }
 for t in swaks python3 postfix postconf openssl; do
-    command -v $t >/dev/null || { echo "skip: $t missing"; exit 77; }
+    command -v $t >/dev/null || { echo "skip: $t missing (run tests/deps.sh)"; exit 77; }
 done
-id postfix >/dev/null 2>&1 && getent group postdrop >/dev/null || { echo "skip: postfix user/postdrop group missing"; exit 77; }
+id postfix >/dev/null 2>&1 && getent group postdrop >/dev/null || { echo "skip: postfix user/postdrop group missing (the postfix package makes them; run tests/deps.sh)"; exit 77; }
 id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
 [ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
 
@@ -34,7 +34,7 @@ P=$(free_port) PFP=$(free_port) DEAD=$(free_port)
 
 # --- mailrelayd ----------------------------------------------------------------------------------
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 2 \
-    -subj /CN=mx.example.net >/dev/null 2>&1 || { echo "skip: openssl cannot make a certificate"; exit 77; }
+    -subj /CN=mx.example.net >/dev/null 2>&1 || { echo "FAIL: openssl req cannot make the test certificate"; exit 1; }
 printf 'bob@example.net\nalice@example.net\n' >"$work/recipients"
 for i in $(seq 1 10); do echo "u$i@example.net"; done >>"$work/recipients"
 cat >"$work/mailtun.conf" <<EOC

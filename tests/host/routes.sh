@@ -23,7 +23,7 @@ FAILS=0
 
 skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-command -v ip >/dev/null || skip "ip (iproute2) not installed"
+command -v ip >/dev/null || skip "ip (iproute2) not installed (run tests/deps.sh)"
 [ -x "$TOOL" ] || make -C "$HERE" --no-print-directory "$B/tests/host/routes_tool" >/dev/null || { echo "FAIL: cannot build $TOOL"; exit 1; }
 ip netns add "$NS" 2>/dev/null || skip "ip netns add not possible here"
 

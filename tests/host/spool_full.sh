@@ -15,10 +15,10 @@ set -u
 H=$ROOT/tests/host/peers/hardening.py
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (tmpfs mount)"; exit 77; }
-PY=$(ls /usr/bin/python3 2>/dev/null || command -v python3) || { echo "skip: python3 missing"; exit 77; }
+PY=$(ls /usr/bin/python3 2>/dev/null || command -v python3) || { echo "skip: python3 missing (run tests/deps.sh)"; exit 77; }
 id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
 SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
-[ -n "$SINK" ] || { echo "skip: smtp-sink (postfix) missing"; exit 77; }
+[ -n "$SINK" ] || { echo "skip: smtp-sink (postfix) missing (run tests/deps.sh)"; exit 77; }
 [ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
 
 make_work spool-full

@@ -16,7 +16,7 @@ CTL=$B/ctl/mailtunctl
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (mailrelayd makes its key as root, then drops to nobody)"; exit 77; }
 for t in openssl python3 swaks; do
-    command -v $t >/dev/null || { echo "skip: $t missing"; exit 77; }
+    command -v $t >/dev/null || { echo "skip: $t missing (run tests/deps.sh)"; exit 77; }
 done
 id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
 [ -x "$RELAYD" ] && [ -x "$CTL" ] || { echo "mailrelayd/mailtunctl not built in $B"; exit 1; }

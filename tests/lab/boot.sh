@@ -54,9 +54,9 @@ mem=${LAB_MEM:-384M}
 uml=${LAB_UML:-$(command -v linux.uml || true)}
 
 [ "$(id -u)" = 0 ] || skip "lab needs root (hostfs results mount, namespaces in the guest); not root"
-[ -n "$uml" ] && [ -x "$uml" ] || skip "lab needs user-mode-linux (linux.uml not found; apt-get install user-mode-linux)"
+[ -n "$uml" ] && [ -x "$uml" ] || skip "lab needs user-mode-linux (linux.uml not found; run tests/deps.sh)"
 moddir=$(ls -d /usr/lib/uml/modules/*/ 2>/dev/null | head -n 1)
-[ -n "$moddir" ] && [ -f "$moddir/kernel/fs/overlayfs/overlay.ko" ] || skip "lab needs the UML modules (/usr/lib/uml/modules/<ver>/ with overlay.ko)"
+[ -n "$moddir" ] && [ -f "$moddir/kernel/fs/overlayfs/overlay.ko" ] || skip "lab needs the UML modules (/usr/lib/uml/modules/<ver>/ with overlay.ko; package user-mode-linux, run tests/deps.sh)"
 for tool in pppd pptpd pptp busybox ip timeout; do
     command -v "$tool" >/dev/null || skip "lab needs $tool on the host (guest root is the host root); run tests/deps.sh"
 done

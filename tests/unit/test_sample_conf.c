@@ -52,52 +52,71 @@ static int key_known(const char *section, const char *name)
     return 0;
 }
 
-static void test_every_sample_key_exists(void **state)
+/* Calls fn(section, key, arg) for every "key = value" or ";key = value" (a default shown,
+ * not set) line of the sample, with the [section] it is in; returns how many. */
+static int each_sample_key(void (*fn)(const char *, const char *, void *), void *arg)
 {
     FILE *f = fopen(SRCDIR "/conf/mailtun.conf", "r");
-    char line[256], section[64] = "", name[64];
-    int checked = 0;
+    char line[512], section[64] = "", name[64];
+    int n = 0;
 
     assert_non_null(f);
     while (fgets(line, sizeof(line), f)) {
         if (sscanf(line, "[%63[^]]]", section) == 1)
             continue;
-        /* "key = value" or ";key = value" (a default shown, not set) */
-        if (sscanf(line, ";%63[a-z_] =", name) == 1 || sscanf(line, "%63[a-z_] =", name) == 1) {
-            if (!key_known(section, name))
-                fail_msg("conf/mailtun.conf mentions [%s] %s, which no daemon knows", section, name);
-            checked++;
+        if (sscanf(line, ";%63[a-z_0-9] =", name) == 1 || sscanf(line, "%63[a-z_0-9] =", name) == 1) {
+            fn(section, name, arg);
+            n++;
         }
     }
     fclose(f);
-    assert_true(checked > 40);
-    /* and the other way round: every declared key is shown in the sample */
+    return n;
+}
+
+static void check_known(const char *section, const char *name, void *arg)
+{
+    (void)arg;
+    if (!key_known(section, name))
+        fail_msg("conf/mailtun.conf mentions [%s] %s, which no daemon knows", section, name);
+}
+
+struct want { const char *section, *name; int found; };
+
+static void match_key(const char *section, const char *name, void *arg)
+{
+    struct want *w = arg;
+    if (!strcmp(section, w->section) && !strcmp(name, w->name))
+        w->found = 1;
+}
+
+static void test_every_sample_key_exists(void **state)
+{
+    assert_true(each_sample_key(check_known, NULL) > 40);
+    /* and the other way round: every declared key is shown in the sample, in its section
+     * (a whole key name, not a substring of another: "timeout" is not "echo_timeout") */
     for (int pass = 0; pass < 2; pass++) {
         const struct conf_key *keys = pass ? relay_conf_keys : tunnel_conf_keys;
         size_t n = pass ? relay_conf_nkeys : tunnel_conf_nkeys;
         for (size_t i = 0; i < n; i++) {
-            char want[128], buf[8192];
-            size_t len;
-            f = fopen(SRCDIR "/conf/mailtun.conf", "r");
-            len = fread(buf, 1, sizeof(buf) - 1, f);
-            buf[len] = '\0';
-            fclose(f);
-            snprintf(want, sizeof(want), "%s =", keys[i].name);
-            if (!strstr(buf, want))
-                fail_msg("[%s] %s is not documented in conf/mailtun.conf", keys[i].section, keys[i].name);
+            struct want w = { keys[i].section, keys[i].name, 0 };
+            each_sample_key(match_key, &w);
+            if (!w.found)
+                fail_msg("[%s] %s is not documented in its section of conf/mailtun.conf", keys[i].section, keys[i].name);
         }
     }
 }
 
-/* man/mailtun.conf.5 documents every key, in its section. */
+/* man/mailtun.conf.5 documents every key, in its section (between its .SS and the next .SS
+ * or .SH). */
 static void test_man_page_lists_every_key(void **state)
 {
     FILE *f = fopen(SRCDIR "/man/mailtun.conf.5", "r");
-    static char text[65536];
+    static char text[131072];
     size_t len;
 
     assert_non_null(f);
     len = fread(text, 1, sizeof(text) - 1, f);
+    assert_true(len < sizeof(text) - 1);        /* the whole page, not its first part */
     text[len] = '\0';
     fclose(f);
     for (int pass = 0; pass < 2; pass++) {
@@ -105,12 +124,20 @@ static void test_man_page_lists_every_key(void **state)
         size_t n = pass ? relay_conf_nkeys : tunnel_conf_nkeys;
         for (size_t i = 0; i < n; i++) {
             char section[64], entry[128];
-            const char *at;
-            snprintf(section, sizeof(section), ".SS [%s]", keys[i].section);
-            snprintf(entry, sizeof(entry), ".B %s\n", keys[i].name);
+            const char *at, *end, *hit;
+            snprintf(section, sizeof(section), "\n.SS [%s]", keys[i].section);
+            snprintf(entry, sizeof(entry), "\n.B %s\n", keys[i].name);
             at = strstr(text, section);
-            if (!at || !strstr(at, entry))
-                fail_msg("man/mailtun.conf.5 does not document [%s] %s", keys[i].section, keys[i].name);
+            if (!at)
+                fail_msg("man/mailtun.conf.5 has no section [%s] (for %s)", keys[i].section, keys[i].name);
+            at += strlen(section);
+            end = strstr(at, "\n.SS ");
+            const char *sh = strstr(at, "\n.SH ");
+            if (!end || (sh && sh < end))
+                end = sh ? sh : text + len;
+            hit = strstr(at, entry);
+            if (!hit || hit >= end)
+                fail_msg("man/mailtun.conf.5 does not document [%s] %s in its section", keys[i].section, keys[i].name);
         }
     }
 }

@@ -189,8 +189,11 @@ def cmd_verify(a):
             known = qid and any(("id=%s" % qid) in logs.get(k, "") for k in range(ri + 1))
             if not known:
                 unexplained.append("%s delivered again, but no log up to %s knows %s" % (m, rounds[ri], qid))
-            elif ("id=%s removed" % qid) in log:
-                unexplained.append("%s delivered again after %s removed %s" % (m, rounds[ri], qid))
+            else:
+                gone = [rounds[k] for k in range(ri + 1)
+                        if ("id=%s removed" % qid) in logs.get(k, "") or ("spool removed id=%s " % qid) in logs.get(k, "")]
+                if gone:
+                    unexplained.append("%s delivered again although %s removed %s" % (m, ",".join(gone), qid))
     over = {r: n for r, n in per_round.items() if n > a.conns}
     unacked = len([m for m in seen if m not in acked])
     print("verify acked=%d delivered_distinct=%d deliveries=%d lost=%d duplicates=%d "

@@ -5,7 +5,7 @@
 # script sets PEERS.
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root for network namespaces and routes"; exit 77; }
-command -v ip >/dev/null || { echo "skip: iproute2 missing"; exit 77; }
+command -v ip >/dev/null || { echo "skip: iproute2 missing (run tests/deps.sh)"; exit 77; }
 [ -x "$B/tunneld/mailtund" ] || { echo "mailtund not built in $B"; exit 1; }
 
 P=mtp$$ C=mtc$$
