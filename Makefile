@@ -153,8 +153,10 @@ unit: all
 	@B=$(B) TIERS=unit tests/run.sh
 host: all
 	@B=$(B) TIERS=host tests/run.sh
-lab: all
-	@B=$(B) TIERS=lab SCENARIO="$(SCENARIO)" NOFSYNC="$(NOFSYNC)" tests/run.sh
+# PACKAGES=1: build the .debs first; the guest installs them and the scenarios run what they
+# installed, started by the units' command lines (tests/lab/mailtun_lib.sh).
+lab: all $(if $(filter 1,$(PACKAGES)),deb)
+	@B=$(B) TIERS=lab SCENARIO="$(SCENARIO)" NOFSYNC="$(NOFSYNC)" $(if $(filter 1,$(PACKAGES)),LAB_PACKAGES=$(abspath $(DEB_DIR))) tests/run.sh
 
 # Each tests/mutations/*.patch re-introduces a fault; its named test must catch it (tests/mutate.sh).
 # MUTATIONS="a b" picks patches; MUTATE_TIERS="unit host" runs CI's fast set.

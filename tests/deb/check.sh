@@ -15,7 +15,7 @@
 #                 the admin's edit survives (new file as .dpkg-dist), the untouched conffile
 #                 is updated, queued mail stays
 #   5 remove      programs, plugin and units go; configuration, spool, user stay
-#   6 purge       the package's configuration, spool and logs go; the admin's own file in
+#   6 purge       the package's configuration, spool, own TLS key and logs go; the admin's own file in
 #                 /etc/mailtun and the mailtun user stay (debian/mailtun.README.Debian)
 # Exit 0 pass, 1 fail, 77 skip (not root, or no mmdebstrap: says which).
 set -u
@@ -200,9 +200,10 @@ ok "programs, plugin, units, examples gone; config, hook, spool with its mail, u
 step=purge
 echo "user password" >"$root/etc/mailtun/smarthost-secret"        # the admin's own file
 : >"$root/var/log/mailtun-pppd.log"; : >"$root/var/log/mailtun-pppd.log.1.gz"
+mkdir -p "$root/var/lib/mailtun/tls"; : >"$root/var/lib/mailtun/tls/key.pem"   # mailrelayd's own key
 in_root dpkg --purge mailtun mailtun-provider >>"$log" 2>&1 || fail "dpkg --purge (log: $log)"
 for f in /etc/mailtun/mailtun.conf /etc/mailtun/mailtun.conf.dpkg-dist /etc/mailtun/pppd-options \
-         /etc/logrotate.d/mailtun /var/spool/mailtun /var/log/mailtun-pppd.log /var/log/mailtun-pppd.log.1.gz \
+         /etc/logrotate.d/mailtun /var/spool/mailtun /var/lib/mailtun /var/log/mailtun-pppd.log /var/log/mailtun-pppd.log.1.gz \
          /etc/ppp/ip-pre-up.d/pptpd-replace-session \
          /etc/systemd/system/multi-user.target.wants/mailtund.service \
          /etc/systemd/system/multi-user.target.wants/mailrelayd.service; do
@@ -211,5 +212,5 @@ done
 [ -f "$root/etc/mailtun/smarthost-secret" ] || fail "purge deleted a file the admin put into /etc/mailtun"
 in_root getent passwd mailtun >/dev/null || fail "purge deleted the mailtun user (README.Debian says it stays)"
 in_root dpkg-query -W -f='${db:Status-Abbrev}' mailtun 2>/dev/null | grep -q '^ii' && fail "mailtun still installed"
-ok "config, .dpkg-dist, logrotate, spool, pppd logs, hook, unit links gone; admin's own file and the user kept"
+ok "config, .dpkg-dist, logrotate, spool, own TLS key, pppd logs, hook, unit links gone; admin's own file and the user kept"
 echo "deb-check: PASS ($ver, $new_ver; logs in $out)"

@@ -21,6 +21,9 @@
 # UML leads its own process group).
 # A scenario file with a line "# lab-host-driver: yes" runs on the host instead (bash <file>),
 # with B and the above in its environment; it boots its guests itself through this script.
+# LAB_PACKAGES=<dir> (make lab PACKAGES=1: the guest installs <dir>/mailtun_*.deb and
+# mailtun-provider_*.deb first, and the scenarios run the installed programs, see init.sh
+# and mailtun_lib.sh).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -65,7 +68,12 @@ done
 bdir=${B:-build}
 case $bdir in /*) ;; *) bdir=$src/$bdir;; esac
 results=${LAB_RESULTS_DIR:-$bdir/lab-results/$name}
-case "$results$src$guest_scenario" in *[[:space:]]*) skip "lab cannot pass paths with spaces on the kernel command line: $results";; esac
+packages=${LAB_PACKAGES:-}
+if [ -n "$packages" ]; then
+    packages=$(realpath "$packages") && ls "$packages"/mailtun_*.deb "$packages"/mailtun-provider_*.deb >/dev/null 2>&1 ||
+        { echo "boot.sh: LAB_PACKAGES=${LAB_PACKAGES}: no mailtun_*.deb and mailtun-provider_*.deb there (make deb)" >&2; exit 2; }
+fi
+case "$results$src$guest_scenario$packages" in *[[:space:]]*) skip "lab cannot pass paths with spaces on the kernel command line: $results";; esac
 rm -rf "$results"
 mkdir -p "$results" || { echo "boot.sh: cannot create $results" >&2; exit 1; }
 
@@ -80,7 +88,7 @@ TMPDIR=/dev/shm timeout -k 5 "$timeout_s" "$uml" mem="$mem" \
     root=/dev/root rootfstype=hostfs rootflags=/ ro init="$here/init.sh" \
     con=null con0=fd:0,fd:1 ssl=null quiet loglevel=3 \
     mailtun_scenario="$guest_scenario" mailtun_results="$results" mailtun_src="$src" mailtun_timeout="$guest_limit" \
-    ${LAB_UML_ARGS:-} </dev/null >"$console" 2>&1 &
+    ${packages:+mailtun_packages="$packages"} ${LAB_UML_ARGS:-} </dev/null >"$console" 2>&1 &
 pid=$!
 if [ -n "${LAB_PIDFILE:-}" ]; then
     # UML makes itself a session (and group) leader: the group to kill is the kernel's, the

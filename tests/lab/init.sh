@@ -11,6 +11,8 @@
 #   mailtun_results=<dir>     host directory for every log (same path inside the guest)
 #   mailtun_src=<dir>         the repository (visible read-only at the same path)
 #   mailtun_timeout=<s>       guest-side limit for the scenario (host side has its own)
+#   mailtun_packages=<dir>    optional: dpkg -i its mailtun and mailtun-provider .debs into the
+#                             overlay first (log: <results>/packages.log); scenarios get LAB_PACKAGES=1
 #
 # PID 1 must never return: the EXIT trap powers off whatever happens.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -27,13 +29,14 @@ say() { echo "lab-init: $*"; }
 
 mount -t proc proc /proc || { say "cannot mount /proc"; exit 1; }
 
-scenario='' results='' src='' limit=90
+scenario='' results='' src='' limit=90 packages=''
 for kv in $(cat /proc/cmdline); do
     case $kv in
     mailtun_scenario=*) scenario=${kv#*=};;
     mailtun_results=*)  results=${kv#*=};;
     mailtun_src=*)      src=${kv#*=};;
     mailtun_timeout=*)  limit=${kv#*=};;
+    mailtun_packages=*) packages=${kv#*=};;
     esac
 done
 if [ -z "$scenario" ] || [ -z "$results" ] || [ -z "$src" ]; then
@@ -103,11 +106,23 @@ done
 : >$new/etc/ppp/chap-secrets
 : >$new/etc/ppp/pap-secrets
 
+# make lab PACKAGES=1: the packages go into the overlay as an admin installs them (their
+# postinst makes the mailtun user and the spool); without systemd in the guest nothing starts.
+if [ -n "$packages" ]; then
+    if ! chroot $new /usr/bin/env -i PATH="$PATH" DEBIAN_FRONTEND=noninteractive \
+            dpkg -i "$packages"/mailtun_*.deb "$packages"/mailtun-provider_*.deb >"$new$results/packages.log" 2>&1; then
+        say "FAIL dpkg -i of the packages in $packages (see $results/packages.log)"
+        echo 1 >"$new$results/exit-code"; sync; exit 1
+    fi
+    say "installed $(cd "$packages" && echo mailtun_*.deb mailtun-provider_*.deb)"
+fi
+
 # 6: run the scenario in the new root, bounded; always leave an exit code behind.
 read -r up _ </proc/uptime
 say "scenario $scenario (limit ${limit}s), guest up ${up}s"
 chroot $new /usr/bin/env -i PATH="$PATH" HOME=/root TERM=dumb LANG=C.UTF-8 \
     LAB_SCENARIO="$scenario" LAB_RESULTS="$results" LAB_SRC="$src" LAB_DIR="$src/tests/lab" \
+    LAB_PACKAGES="${packages:+1}" \
     /usr/bin/timeout -k 3 "$limit" /bin/bash "$src/tests/lab/scenarios/$scenario.sh" \
     >"$new$results/scenario.log" 2>&1 </dev/null &
 runner=$!

@@ -14,6 +14,8 @@
 LAB_DIR=${LAB_DIR:-$LAB_SRC/tests/lab}
 LAB_RUN=/run/lab                         # guest-private state (tmpfs)
 LAB_CONF=$LAB_SRC/conf/provider          # the provider's real config files
+# make lab PACKAGES=1: the provider's files as mailtun-provider installed them
+[ "${LAB_PACKAGES:-}" = 1 ] && LAB_CONF=/usr/share/doc/mailtun-provider/examples
 LAB_PY=/usr/bin/python3
 
 # ---- address plan (documentation ranges only) -------------------------------------------
@@ -252,8 +254,12 @@ lab_base_up() {
 lab_provider_pptpd_up() {
     install -m 644 "$LAB_CONF/pptpd.conf" /etc/pptpd.conf || lab_fail "cannot install $LAB_CONF/pptpd.conf"
     install -m 600 "$LAB_CONF/chap-secrets" /etc/ppp/chap-secrets || lab_fail "cannot install $LAB_CONF/chap-secrets"
-    install -m 755 "$LAB_CONF/ip-pre-up.d/pptpd-replace-session" /etc/ppp/ip-pre-up.d/ ||
-        lab_fail "cannot install $LAB_CONF/ip-pre-up.d/pptpd-replace-session"
+    if [ "${LAB_PACKAGES:-}" = 1 ]; then        # the hook as mailtun-provider installed it
+        [ -x /etc/ppp/ip-pre-up.d/pptpd-replace-session ] || lab_fail "mailtun-provider did not install its hook"
+    else
+        install -m 755 "$LAB_CONF/ip-pre-up.d/pptpd-replace-session" /etc/ppp/ip-pre-up.d/ ||
+            lab_fail "cannot install $LAB_CONF/ip-pre-up.d/pptpd-replace-session"
+    fi
     { cat "$LAB_CONF/pptpd-options"
       echo "# lab additions"
       echo "logfile $LAB_RESULTS/provider-pppd.log"
@@ -269,7 +275,7 @@ EOF
     lab_spawn $LAB_NS_PROVIDER pptpd pptpd --fg --debug --conf /etc/pptpd.conf \
         --ppp "$LAB_RUN/provider-pppd" --pidfile "$LAB_RUN/pptpd.pidfile"
     LAB_POLL=0.05 lab_wait 10 "pptpd listening on $LAB_PPTP_SERVER:1723" lab_listening $LAB_NS_PROVIDER $LAB_PPTP_SERVER 1723
-    lab_log "provider: pptpd on $LAB_PPTP_SERVER:1723 (conf/provider/pptpd.conf), pppd log provider-pppd.log"
+    lab_log "provider: pptpd on $LAB_PPTP_SERVER:1723 (${LAB_CONF#"$LAB_SRC"/}/pptpd.conf), pppd log provider-pppd.log"
 }
 
 # lab_provider_postfix_up — the provider MTA: a Postfix instance in the provider namespace,

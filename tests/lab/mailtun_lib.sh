@@ -1,9 +1,47 @@
 # mailtun_lib.sh — lab helpers for scenarios that run mailtun itself on the customer side
-# (sourced after lib.sh). Binaries come from the build directory the results live in.
+# (sourced after lib.sh). Binaries come from the build directory the results live in, or
+# with LAB_PACKAGES=1 (make lab PACKAGES=1) from what the .debs installed: the daemons are
+# then started with their systemd units' command lines (ExecCondition and ExecStartPre must
+# pass, ExecStart runs with -f added: the guest has no syslog), the config is
+# /etc/mailtun/mailtun.conf and the spool the package's /var/spool/mailtun.
 
 LAB_BUILD=$(dirname "$(dirname "$LAB_RESULTS")")
-MT_CONF=$LAB_RUN/mailtun.conf
 MT_SOCK=/run/mailtun/mailtund.sock
+if [ "${LAB_PACKAGES:-}" = 1 ]; then
+    MT_MAILTUND=/usr/sbin/mailtund MT_MAILRELAYD=/usr/sbin/mailrelayd MT_MAILTUNCTL=/usr/sbin/mailtunctl
+    MT_PLUGIN=$(dpkg -L mailtun | grep '^/usr/lib/pppd/.*/mailtun\.so$')
+    MT_CONF=/etc/mailtun/mailtun.conf MT_SPOOL=/var/spool/mailtun
+else
+    MT_MAILTUND=$LAB_BUILD/tunneld/mailtund MT_MAILRELAYD=$LAB_BUILD/mailrelay/mailrelayd
+    MT_MAILTUNCTL=$LAB_BUILD/ctl/mailtunctl MT_PLUGIN=$LAB_BUILD/pppd-plugin/mailtun.so
+    MT_CONF=$LAB_RUN/mailtun.conf MT_SPOOL=$LAB_RUN/spool
+fi
+
+# mt_start <ns> <name> <build-binary> — start mailtund or mailrelayd: from the build with -f -c,
+# or (packages) as the installed unit <name>.service would, checking its ExecCondition and
+# ExecStartPre first and its program afterwards.
+mt_start() {
+    local ns=$1 name=$2 bin=$3 unit=/lib/systemd/system/$2.service line cmd
+    if [ "${LAB_PACKAGES:-}" != 1 ]; then
+        lab_spawn "$ns" "$name" "$bin" -f -c "$MT_CONF"
+        return
+    fi
+    line=$(sed -n 's/^ExecCondition=//p' "$unit")
+    [ -n "$line" ] && ! eval "$line" >>"$LAB_RESULTS/$name.out" 2>&1 &&
+        lab_fail "$unit's ExecCondition skips the start with the lab's $MT_CONF"
+    line=$(sed -n 's/^ExecStartPre=//p' "$unit")
+    # shellcheck disable=SC2086  # a unit's command line is words, as systemd splits it here
+    [ -n "$line" ] && ! lab_in "$ns" $line >>"$LAB_RESULTS/$name.out" 2>&1 &&
+        lab_fail "$unit's ExecStartPre ($line) failed (see $name.out)"
+    read -ra cmd <<<"$(sed -n 's/^ExecStart=//p' "$unit")"
+    [ "${#cmd[@]}" -gt 0 ] || lab_fail "$unit has no ExecStart"
+    lab_spawn "$ns" "$name" "${cmd[@]}" -f
+    lab_log "$name from the package: ${cmd[*]} -f ($name.service's ExecStart)"
+    # ip netns exec execs the daemon: then the pid runs the installed program (its path is
+    # another mount namespace's, so compare the file itself)
+    mt_exe_is() { cmp -s "/proc/$LAB_PID/exe" "$1"; }
+    LAB_POLL=0.05 lab_wait 5 "$name (pid $LAB_PID) running /usr/sbin/$name" mt_exe_is "/usr/sbin/$name"
+}
 
 # mt_config [extra [tunnel] lines...] — the customer's mailtun.conf for the lab provider.
 mt_config() {
@@ -19,7 +57,7 @@ mt_config() {
         echo "remotename = $LAB_PPTP_NAME"
         echo "fixed_address = $LAB_FIXED"
         echo "uplink = $LAB_IF_CUSTOMER"
-        echo "plugin = $LAB_BUILD/pppd-plugin/mailtun.so"
+        echo "plugin = $MT_PLUGIN"
         echo "pppd_logfile = $LAB_RESULTS/customer-pppd.log"
         echo "metrics_file = $LAB_RESULTS/mailtund.prom"
         echo "backoff_min = 1s"
@@ -33,12 +71,12 @@ mt_config() {
 # mt_tunnel_up — start mailtund in the customer namespace (log: mailtund.log).
 mt_tunnel_up() {
     [ -f "$MT_CONF" ] || mt_config
-    lab_spawn $LAB_NS_CUSTOMER mailtund "$LAB_BUILD/tunneld/mailtund" -f -c "$MT_CONF"
+    mt_start $LAB_NS_CUSTOMER mailtund "$MT_MAILTUND"
     MT_PID=$LAB_PID
 }
 
 # mt_status — mailtunctl status of mailtund.
-mt_status() { "$LAB_BUILD/ctl/mailtunctl" --tunneld-socket "$MT_SOCK" --relayd-socket /nonexistent status 2>/dev/null; }
+mt_status() { "$MT_MAILTUNCTL" --tunneld-socket "$MT_SOCK" --relayd-socket /nonexistent status 2>/dev/null; }
 mt_state_is() { mt_status | grep -q "state  *$1\$"; }
 
 # mt_relay_config — append mailrelayd's sections to the customer's mailtun.conf: SMTP on the
@@ -56,7 +94,7 @@ listen = $LAB_FIXED:25
 hostname = mx.$LAB_CUSTOMER_DOMAIN
 domains = $LAB_CUSTOMER_DOMAIN
 provider_networks = $LAB_PPP_LOCAL/32, $LAB_PROVIDER_MX/32
-spool = $LAB_RUN/spool
+spool = $MT_SPOOL
 user = mailtun
 control_socket = $MT_RELAY_SOCK
 mailtund_socket = $MT_SOCK
@@ -85,7 +123,7 @@ mt_inside_up() {
 
 # mt_relay_up — start mailrelayd in the customer namespace (log: mailrelayd.out).
 mt_relay_up() {
-    lab_spawn $LAB_NS_CUSTOMER mailrelayd "$LAB_BUILD/mailrelay/mailrelayd" -f -c "$MT_CONF"
+    mt_start $LAB_NS_CUSTOMER mailrelayd "$MT_MAILRELAYD"
     LAB_POLL=0.05 lab_wait 10 "mailrelayd on $LAB_FIXED:25 (freebind, tunnel still down)" lab_listening $LAB_NS_CUSTOMER $LAB_FIXED 25
     [ -d "$LAB_RUN/provider-postfix" ] && mt_pin_at_provider
     return 0

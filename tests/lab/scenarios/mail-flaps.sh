@@ -21,8 +21,8 @@ set -u
 . "$LAB_DIR/mailtun_lib.sh"
 
 QUICK=8 FULL=3 LONG_S=40
-[ -x "$LAB_BUILD/tunneld/mailtund" ] || lab_skip "mailtund not built ($LAB_BUILD/tunneld/mailtund)"
-[ -x "$LAB_BUILD/mailrelay/mailrelayd" ] || lab_skip "mailrelayd not built"
+[ -x "$MT_MAILTUND" ] || lab_skip "mailtund not built ($MT_MAILTUND)"
+[ -x "$MT_MAILRELAYD" ] || lab_skip "mailrelayd not built"
 command -v swaks >/dev/null || lab_skip "swaks not installed"
 
 lab_base_up

@@ -45,7 +45,7 @@ EOC
 mt_relay_up
 mt_tunnel_up
 lab_wait_ip_up 30 $LAB_FIXED
-relay_link_up() { "$LAB_BUILD/ctl/mailtunctl" --relayd-socket "$MT_RELAY_SOCK" --tunneld-socket /nonexistent status 2>/dev/null | grep -q "link  *up$"; }
+relay_link_up() { "$MT_MAILTUNCTL" --relayd-socket "$MT_RELAY_SOCK" --tunneld-socket /nonexistent status 2>/dev/null | grep -q "link  *up$"; }
 LAB_POLL=0.2 lab_wait 15 "mailrelayd hearing LINK_UP" relay_link_up
 lab_log "tunnel up ($LAB_FIXED on $LAB_IP_UP_IF); mailrelayd heard LINK_UP"
 

@@ -16,7 +16,7 @@ set -u
 . "$LAB_DIR/lib.sh"
 . "$LAB_DIR/mailtun_lib.sh"
 
-[ -x "$LAB_BUILD/tunneld/mailtund" ] || lab_skip "mailtund not built ($LAB_BUILD/tunneld/mailtund)"
+[ -x "$MT_MAILTUND" ] || lab_skip "mailtund not built ($MT_MAILTUND)"
 lab_base_up
 lab_provider_pptpd_up
 
