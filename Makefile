@@ -96,7 +96,7 @@ $(B)/ctl/mailtunctl: $(B)/ctl/main.o $(ARCHIVES)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The plugin links only the shared codec, never the daemons' code.
-PLUGIN_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard pppd-plugin/*.c)) $(B)/lib/ipc.o $(B)/lib/ipc_io.o
+PLUGIN_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard pppd-plugin/*.c)) $(B)/lib/ipc.o $(B)/lib/ipc_io.o $(B)/lib/ipc_call.o
 $(B)/pppd-plugin/%.o: override CFLAGS += -I/usr/include/pppd -DPPPD_VERSION='"$(PPPD_VERSION)"'
 $(PLUGIN): $(PLUGIN_OBJS)
 	$(CC) $(LDFLAGS) -shared -o $@ $^

@@ -31,7 +31,7 @@ enum ipc_type {
     IPC_ERROR = 3,          /* answer: ATTR_TEXT says why */
     IPC_SUBSCRIBE = 4,      /* client -> mailtund: send me LINK_UP / LINK_DOWN events */
     IPC_CALL_REQUEST = 10,  /* plugin -> mailtund: place the PPTP call for this pppd */
-    IPC_CALL_REPLY = 11,    /* mailtund -> plugin: ATTR_SERVER, ATTR_LOCAL_CALL_ID, ATTR_PEER_CALL_ID */
+    IPC_CALL_REPLY = 11,    /* mailtund -> plugin: the call, see ipc_call.h */
     IPC_PPP_AUTH_UP = 12,   /* plugin -> mailtund */
     IPC_PPP_IP_UP = 13,     /* plugin -> mailtund: ATTR_IFNAME, ATTR_LOCAL, ATTR_PEER, ATTR_MTU */
     IPC_PPP_IP_DOWN = 14,   /* plugin -> mailtund */
@@ -55,8 +55,8 @@ enum ipc_attr_type {
     ATTR_ROLE = 2,          /* string: "plugin", "relay", "ctl" */
     ATTR_PID = 3,           /* u32 */
     ATTR_SERVER = 4,        /* IPv4 address (4 bytes, network order) */
-    ATTR_LOCAL_CALL_ID = 5, /* u16 */
-    ATTR_PEER_CALL_ID = 6,  /* u16 */
+    ATTR_LOCAL_CALL_ID = 5, /* u16: PPTP call id, L2TP tunnel id */
+    ATTR_PEER_CALL_ID = 6,  /* u16: PPTP call id, L2TP tunnel id */
     ATTR_IFNAME = 7,        /* string */
     ATTR_LOCAL = 8,         /* IPv4 address */
     ATTR_PEER = 9,          /* IPv4 address */
@@ -65,6 +65,11 @@ enum ipc_attr_type {
     ATTR_KV = 12,           /* string "key=value" (repeatable) */
     ATTR_QUEUE_ID = 13,     /* string */
     ATTR_PATH = 14,         /* string */
+    ATTR_TRANSPORT = 15,    /* string: "pptp" (also when absent), "l2tp" */
+    ATTR_LOCAL_SESSION_ID = 16, /* u16: L2TP */
+    ATTR_PEER_SESSION_ID = 17,  /* u16: L2TP */
+    ATTR_SERVER_PORT = 18,  /* u16: L2TP, the LNS's UDP port */
+    ATTR_LOCAL_PORT = 19,   /* u16: L2TP, our UDP port */
 };
 
 struct ipc_attr {

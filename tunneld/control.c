@@ -7,6 +7,7 @@
 #include "control.h"
 #include "log.h"
 #include "trace.h"
+#include "transport.h"
 #include "tunnel.h"
 #include "tunnel_conf.h"
 
@@ -39,7 +40,8 @@ static void trace_cmd_start(struct control *ctl, struct ctl_client *c, const str
         return;
     }
     snprintf(dir, sizeof(dir), "%s/trace", ctl->conf->state_dir);
-    ctl->trace = trace_start(ctl->base, ctl->conf->uplink, ctl->conf->server, dir,
+    ctl->trace = trace_start(ctl->base, ctl->conf->uplink, ctl->conf->server,
+                             transport_find(ctl->conf->transport)->capture_filter, dir,
                              TRACE_MAX_FILE_BYTES, TRACE_MAX_FILES, err, sizeof(err));
     if (!ctl->trace) {
         ctl_client_error(c, err);

@@ -163,7 +163,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 }
 
 struct trace *trace_start(struct event_base *base, const char *ifname, struct in_addr server,
-                          const char *dir, long max_file_bytes, int max_files,
+                          const char *proto_filter, const char *dir, long max_file_bytes, int max_files,
                           char *err, size_t errlen)
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "", filter[128], addr[INET_ADDRSTRLEN];
@@ -188,7 +188,7 @@ struct trace *trace_start(struct event_base *base, const char *ifname, struct in
         goto fail;
     }
     inet_ntop(AF_INET, &server, addr, sizeof(addr));
-    snprintf(filter, sizeof(filter), "host %s and (tcp port 1723 or ip proto 47)", addr);
+    snprintf(filter, sizeof(filter), "host %s and (%s)", addr, proto_filter);
     if (pcap_compile(t->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0 || pcap_setfilter(t->pcap, &prog) < 0) {
         snprintf(err, errlen, "capture filter '%s': %s", filter, pcap_geterr(t->pcap));
         goto fail;

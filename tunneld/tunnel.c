@@ -12,8 +12,8 @@
 #include "metrics.h"
 #include "pppd_child.h"
 #include "planned.h"
-#include "pptp_conn.h"
 #include "routes.h"
+#include "transport.h"
 #include "uplink.h"
 
 #include <arpa/inet.h>
@@ -40,10 +40,10 @@ struct tunnel {
     struct routes *routes;
     enum tunnel_state state;
 
-    struct pptp_conn *conn;
-    struct pptp_call_info call;
+    const struct transport_ops *tp;     /* pptp or l2tp: the supervisor knows no more */
+    struct transport *conn;             /* this dial's control connection */
+    struct transport_call call;
     int call_up;
-    struct in_addr gre_local;           /* our end of the TCP connection */
 
     struct pppd_child pppd;
     struct ctl_client *plugin;          /* pppd's plugin, once it said hello */
@@ -164,7 +164,7 @@ static void teardown(struct tunnel *t, const char *reason)
     } else if (t->pppd.pid && !t->pppd.term_sent && !t->pppd_said[0]) {
         t->pppd_warm = 0;       /* one started ahead goes too: no dial may take it now */
         /* With the call gone pppd's LCP goodbye only waits out its timers. */
-        int server_there = t->conn && pptp_conn_state(t->conn) == PPTP_ST_ESTABLISHED;
+        int server_there = t->conn && t->conn->ops->control_alive(t->conn);
         t->kill_grace_ms = server_there ? PPPD_GRACE_MS : PPPD_QUICK_GRACE_MS;
         log_info("pppd stop pid=%d grace_ms=%ld reason=\"%s\"", (int)t->pppd.pid, t->kill_grace_ms, reason);
         pppd_child_terminate(&t->pppd);
@@ -172,7 +172,7 @@ static void teardown(struct tunnel *t, const char *reason)
     }
     /* pppd hangs up LCP first; the call is cleared once pppd is gone (child_exited). */
     if (t->conn && !t->pppd.pid)
-        pptp_conn_shutdown(t->conn);
+        t->conn->ops->shutdown(t->conn);
 }
 
 static long backoff_ms(struct tunnel *t)
@@ -218,17 +218,16 @@ static void on_backoff(evutil_socket_t fd, short what, void *arg)
 static void on_setup_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct tunnel *t = arg;
-    char why[256];
+    char why[320], symptom[64];
 
     /*
-     * The call is up on TCP 1723 but PPP never got to ip-up: where GRE is dropped (a NAT
-     * without a PPTP helper) pppd may still be resending LCP when this fires, so the dead
-     * path must be named here as well as on pppd's own LCP give-up (on_pppd_exit).
+     * The call is up but PPP never got to ip-up: where the data path is dropped (GRE behind
+     * a NAT without a PPTP helper) pppd may still be resending LCP when this fires, so the
+     * dead path must be named here as well as on pppd's own LCP give-up (on_pppd_exit).
      */
-    if (t->state == TUNNEL_PPP && t->conn && pptp_conn_state(t->conn) == PPTP_ST_ESTABLISHED) {
-        snprintf(why, sizeof(why), "dead path: the PPTP control connection answers but PPP over "
-                 "GRE did not come up in %ld s; is GRE (IP protocol 47) blocked by a NAT or "
-                 "firewall between here and the server?", t->conf->connect_timeout_ms * 2 / 1000);
+    if (t->state == TUNNEL_PPP && t->conn && t->conn->ops->control_alive(t->conn)) {
+        snprintf(symptom, sizeof(symptom), "did not come up in %ld s", t->conf->connect_timeout_ms * 2 / 1000);
+        t->tp->dead_path(symptom, why, sizeof(why));
         tunnel_fail(t, why);
         return;
     }
@@ -265,14 +264,11 @@ static void send_call_reply(struct tunnel *t, struct ctl_client *c)
 {
     struct ipc_builder b;
     ipc_begin(&b, IPC_CALL_REPLY);
-    ipc_put_in4(&b, ATTR_SERVER, t->conf->server);
-    ipc_put_in4(&b, ATTR_LOCAL, t->gre_local);
-    ipc_put_u16(&b, ATTR_LOCAL_CALL_ID, t->call.local_call_id);
-    ipc_put_u16(&b, ATTR_PEER_CALL_ID, t->call.peer_call_id);
+    ipc_put_call(&b, &t->call.ipc);
     ipc_finish(&b);
     ctl_client_send(c, &b);
-    log_info("call handed to pppd pid=%d call_id=%u peer_call_id=%u", (int)t->pppd.pid,
-             t->call.local_call_id, t->call.peer_call_id);
+    log_info("call handed to pppd pid=%d transport=%s %s", (int)t->pppd.pid, t->tp->name,
+             t->call.desc);
 }
 
 static void start_pppd(struct tunnel *t, int warm)
@@ -331,7 +327,7 @@ static void maybe_start_warm(struct tunnel *t)
         start_pppd(t, 1);
 }
 
-static void on_call_established(void *arg, const struct pptp_call_info *call)
+static void on_call_established(void *arg, const struct transport_call *call)
 {
     struct tunnel *t = arg;
     char a[INET_ADDRSTRLEN];
@@ -339,20 +335,16 @@ static void on_call_established(void *arg, const struct pptp_call_info *call)
     if (t->state != TUNNEL_DIALING) {
         /* Stopping or failing already (SIGTERM or a timeout while the call was being
          * placed): the call came too late. The teardown clears it once pppd is gone. */
-        log_info("call established too late call_id=%u state=%s; clearing it", call->local_call_id,
+        log_info("call established too late %s state=%s; clearing it", call->desc,
                  tunnel_state_name(t->state));
         if (t->conn && !t->pppd.pid)
-            pptp_conn_shutdown(t->conn);
+            t->conn->ops->shutdown(t->conn);
         return;
     }
     t->call = *call;
     t->call_up = 1;
-    if (pptp_conn_local_addr(t->conn, &t->gre_local) < 0) {
-        tunnel_fail(t, "cannot tell the local address of the control connection");
-        return;
-    }
-    log_info("call established call_id=%u peer_call_id=%u local=%s speed=%u", call->local_call_id,
-             call->peer_call_id, ntoa(t->gre_local, a), call->connect_speed);
+    log_info("call established transport=%s local=%s %s", t->tp->name, ntoa(call->ipc.local, a),
+             call->desc);
     set_state(t, TUNNEL_PPP, "call established");
     if (!t->pppd.pid) {
         start_pppd(t, 0);
@@ -366,7 +358,7 @@ static void on_call_established(void *arg, const struct pptp_call_info *call)
 static void on_call_cleared(void *arg, const char *reason)
 {
     struct tunnel *t = arg;
-    char buf[PPTP_CTRL_REASON_LEN + 200];
+    char buf[512];
     t->call_up = 0;
     log_info("call cleared reason=\"%s\"", reason);
     if (t->pppd.pid)
@@ -392,20 +384,20 @@ static void check_stopped(struct tunnel *t)
 static void on_conn_closed(void *arg, const char *closed_reason)
 {
     struct tunnel *t = arg;
-    char reason[PPTP_CTRL_REASON_LEN];
+    char reason[256];
 
     /* The reason lives inside the connection we are about to free. */
     snprintf(reason, sizeof(reason), "%s", closed_reason);
-    pptp_conn_free(t->conn);
+    t->conn->ops->free(t->conn);
     t->conn = NULL;
     t->call_up = 0;
-    log_info("pptp closed reason=\"%s\"", reason);
+    log_info("%s closed reason=\"%s\"", t->tp->name, reason);
     if (t->state == TUNNEL_STOPPING) {
         check_stopped(t);
         return;
     }
     if (t->state != TUNNEL_BACKOFF && t->state != TUNNEL_WAIT_UPLINK) {
-        char buf[PPTP_CTRL_REASON_LEN + 200];
+        char buf[512];
         tunnel_fail(t, with_pppd_reason(t, reason, buf, sizeof(buf)));
     }
     maybe_dial(t);
@@ -413,10 +405,8 @@ static void on_conn_closed(void *arg, const char *closed_reason)
 
 static void maybe_dial(struct tunnel *t)
 {
-    struct pptp_ctrl_config pc;
-    struct pptp_conn_events ev = { on_call_established, on_call_cleared, on_conn_closed, t };
+    struct transport_events ev = { on_call_established, on_call_cleared, on_conn_closed, t };
     char err[256], a[INET_ADDRSTRLEN];
-    uint16_t call_id;
     struct uplink_state up;
 
     if (!t->dial_wanted || t->conn || (t->pppd.pid && !t->pppd_warm) ||
@@ -439,28 +429,18 @@ static void maybe_dial(struct tunnel *t)
         maybe_start_warm(t);
         return;
     }
-    pptp_ctrl_config_defaults(&pc);
-    snprintf(pc.hostname, sizeof(pc.hostname), "%s", t->conf->hostname);
-    pc.echo_interval_ms = (uint32_t)t->conf->echo_interval_ms;
-    pc.echo_timeout_ms = (uint32_t)t->conf->echo_timeout_ms;
-    pc.sccrp_timeout_ms = pc.ocrp_timeout_ms = (uint32_t)t->conf->connect_timeout_ms;
-    /* A fresh call ID per dial: a late packet of the old call cannot hit the new one. */
-    if (getrandom(&call_id, sizeof(call_id), GRND_NONBLOCK) != sizeof(call_id))
-        call_id = (uint16_t)rand();
-    pc.call_id = call_id ? call_id : 1;
-    pc.call_serial = (uint16_t)(++t->dials);
     t->dial_wanted = 0;
-    log_info("dial server=%s port=%ld call_id=%u attempt=%lu", ntoa(t->conf->server, a),
-             t->conf->port, pc.call_id, t->dials);
+    t->dials++;
+    log_info("dial server=%s port=%u transport=%s attempt=%lu", ntoa(t->conf->server, a),
+             transport_port(t->tp, t->conf), t->tp->name, t->dials);
     set_state(t, TUNNEL_DIALING, "dial");
     t->pppd_said[0] = '\0';
-    t->conn = pptp_conn_open(t->base, t->conf->server, (uint16_t)t->conf->port, &pc,
-                             t->conf->connect_timeout_ms, &ev);
+    t->conn = t->tp->dial(t->base, t->conf, t->dials, &ev, err, sizeof(err));
     if (!t->conn) {
-        tunnel_fail(t, "out of memory opening the control connection");
+        tunnel_fail(t, err);
         return;
     }
-    /* pppd and its plugin take a while to start: let that overlap the PPTP handshake.
+    /* pppd and its plugin take a while to start: let that overlap the control handshake.
      * The plugin's call request waits until the call is established. */
     if (t->state != TUNNEL_DIALING)
         return;
@@ -486,7 +466,7 @@ static void teardown_fast(struct tunnel *t, const char *reason)
         publish_link_down(t, reason);
     evtimer_del(t->setup_timer);
     if (t->conn) {
-        pptp_conn_free(t->conn);
+        t->conn->ops->free(t->conn);
         t->conn = NULL;
         t->call_up = 0;
     }
@@ -575,6 +555,11 @@ struct tunnel *tunnel_new(struct event_base *base, const struct tunnel_conf *con
     t->done = done;
     t->done_arg = done_arg;
     t->state = TUNNEL_WAIT_UPLINK;
+    if (!(t->tp = transport_find(conf->transport))) {
+        snprintf(err, errlen, "[tunnel] transport '%s' is not known (pptp or l2tp)", conf->transport);
+        free(t);
+        return NULL;
+    }
     routes_config_defaults(&rc);
     rc.table = (uint32_t)conf->route_table;
     rc.rule_priority = (uint32_t)conf->rule_priority;
@@ -628,7 +613,7 @@ static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
     if (t->pppd.pid)
         pppd_child_stop(&t->pppd, 0, &ex);
     if (t->conn) {
-        pptp_conn_free(t->conn);
+        t->conn->ops->free(t->conn);
         t->conn = NULL;
     }
     t->call_up = 0;
@@ -656,7 +641,7 @@ void tunnel_free(struct tunnel *t)
     if (!t)
         return;
     if (t->conn)
-        pptp_conn_free(t->conn);
+        t->conn->ops->free(t->conn);
     if (t->routes)
         routes_close(t->routes);
     if (t->pppd_kill_timer)
@@ -677,7 +662,7 @@ void tunnel_child_exited(struct tunnel *t)
 {
     struct pppd_exit ex;
     char why[320];
-    int gre_suspect, we_stopped_it = t->pppd.term_sent;
+    int dead_path, we_stopped_it = t->pppd.term_sent;
 
     if (pppd_child_reap(&t->pppd, &ex) != 1)
         return;
@@ -700,22 +685,24 @@ void tunnel_child_exited(struct tunnel *t)
     log_info("pppd exited %s", ex.text);
     /*
      * pppd gave up for lack of answers (negotiation failed: 10, LCP echoes unanswered: 15)
-     * while the control connection on TCP 1723 is still established: the path carries TCP
-     * but not GRE. That is worth naming; a plain "pppd exited" would send admins hunting.
+     * while the control connection still answers: the path carries the control protocol but
+     * not PPP (GRE blocked, say). That is worth naming; a plain "pppd exited" would send
+     * admins hunting. The transport words the usual suspect.
      */
-    gre_suspect = ex.exited && (ex.code == 10 || ex.code == 15) && t->conn &&
-                  pptp_conn_state(t->conn) == PPTP_ST_ESTABLISHED && !we_stopped_it;
+    dead_path = ex.exited && (ex.code == 10 || ex.code == 15) && t->conn &&
+                t->conn->ops->control_alive(t->conn) && !we_stopped_it;
     if (t->conn)
-        pptp_conn_shutdown(t->conn);
+        t->conn->ops->shutdown(t->conn);
     if (t->state == TUNNEL_STOPPING) {
         check_stopped(t);
         return;
     }
     if (t->state != TUNNEL_BACKOFF && t->state != TUNNEL_WAIT_UPLINK && !we_stopped_it) {
-        if (gre_suspect)
-            snprintf(why, sizeof(why), "dead path: the PPTP control connection answers but PPP over "
-                     "GRE does not (pppd %s); is GRE (IP protocol 47) blocked by a NAT or firewall "
-                     "between here and the server?", ex.text);
+        if (dead_path) {
+            char symptom[200];
+            snprintf(symptom, sizeof(symptom), "does not (pppd %s)", ex.text);
+            t->tp->dead_path(symptom, why, sizeof(why));
+        }
         else
             snprintf(why, sizeof(why), "pppd %s", ex.text);
         tunnel_fail(t, why);
@@ -854,6 +841,7 @@ void tunnel_status(const struct tunnel *t, struct ipc_builder *b)
 {
     char a[INET_ADDRSTRLEN];
     ipc_put_kv(b, "state", "%s", tunnel_state_name(t->state));
+    ipc_put_kv(b, "transport", "%s", t->tp->name);
     ipc_put_kv(b, "server", "%s", ntoa(t->conf->server, a));
     ipc_put_kv(b, "uplink", "%s", t->conf->uplink);
     {
@@ -867,10 +855,8 @@ void tunnel_status(const struct tunnel *t, struct ipc_builder *b)
         ipc_put_kv(b, "peer", "%s", ntoa(t->peer, a));
         ipc_put_kv(b, "uptime_s", "%ld", (long)(time(NULL) - t->up_since));
     }
-    if (t->call_up) {
-        ipc_put_kv(b, "call_id", "%u", t->call.local_call_id);
-        ipc_put_kv(b, "peer_call_id", "%u", t->call.peer_call_id);
-    }
+    if (t->conn)
+        t->conn->ops->status(t->conn, b);
     if (t->pppd.pid)
         ipc_put_kv(b, "pppd_pid", "%d", (int)t->pppd.pid);
     ipc_put_kv(b, "dials", "%lu", t->dials);

@@ -2,9 +2,10 @@
  * tunnel.h — the link supervisor of mailtund: dial, pppd, fixed address, routes, re-dial.
  *
  * One explicit state machine (enum tunnel_state), every change logged once as
- * "tunnel state OLD -> NEW reason=...". It owns the PPTP control connection (pptp_conn),
- * the pppd child (pppd_child) and the routes (routes); it hears pppd's plugin through
- * control.c and tells subscribers LINK_UP / LINK_DOWN.
+ * "tunnel state OLD -> NEW reason=...". It owns the control connection of whichever
+ * transport is configured (transport.h: pptp or l2tp, never named here), the pppd child
+ * (pppd_child) and the routes (routes); it hears pppd's plugin through control.c and tells
+ * subscribers LINK_UP / LINK_DOWN.
  *
  *   WAIT_UPLINK -> DIALING -> PPP -> UP -> (failure) -> BACKOFF -> DIALING ...
  *   any -> STOPPING -> STOPPED      (SIGTERM: pppd hung up, call cleared, routes removed)
@@ -26,8 +27,8 @@ struct ctl_client;
 struct tunnel;
 
 enum tunnel_state {
-    TUNNEL_WAIT_UPLINK,   /* no usable path to the PPTP server */
-    TUNNEL_DIALING,       /* TCP, Start-Control-Connection, Outgoing-Call */
+    TUNNEL_WAIT_UPLINK,   /* no usable path to the server */
+    TUNNEL_DIALING,       /* the transport's control connection and call set-up */
     TUNNEL_PPP,           /* call up, pppd negotiating (LCP, MS-CHAPv2, CCP/MPPE, IPCP) */
     TUNNEL_UP,            /* fixed address on pppN, routes in place */
     TUNNEL_BACKOFF,       /* waiting before the next dial */

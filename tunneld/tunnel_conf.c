@@ -4,14 +4,20 @@
 #include "tunnel_conf.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #define K(name, type, def, unit, field, min, max, req, help) \
     { "tunnel", name, type, def, unit, offsetof(struct tunnel_conf, field), min, max, req, help }
 
 const struct conf_key tunnel_conf_keys[] = {
-    K("server", CONF_IPV4, NULL, NULL, server, 0, 0, 1, "PPTP server of the provider (IPv4 address)"),
-    K("port", CONF_INT, "1723", NULL, port, 1, 65535, 0, "PPTP control port of the server"),
+    K("transport", CONF_STRING, "pptp", NULL, transport, 0, 0, 0,
+      "protocol to the provider's server: pptp (TCP 1723 + GRE) or l2tp (UDP 1701)"),
+    K("server", CONF_IPV4, NULL, NULL, server, 0, 0, 1, "the provider's PPTP or L2TP server (IPv4 address)"),
+    K("port", CONF_INT, "0", NULL, port, 0, 65535, 0,
+      "control port of the server; 0: the transport's own (PPTP 1723, L2TP 1701)"),
+    K("l2tp_secret", CONF_STRING, NULL, NULL, l2tp_secret, 0, 0, 0,
+      "L2TP tunnel secret (tunnel authentication, hidden AVPs); unset: none, as most LNS run"),
     K("user", CONF_STRING, NULL, NULL, user, 0, 0, 1,
       "MS-CHAPv2 user name; its secret is in /etc/ppp/chap-secrets"),
     K("remotename", CONF_STRING, "provider", NULL, remotename, 0, 0, 0,
@@ -21,7 +27,7 @@ const struct conf_key tunnel_conf_keys[] = {
     K("uplink", CONF_STRING, NULL, NULL, uplink, 0, 0, 1,
       "DSL interface watched for address changes (e.g. ppp0 or eth1)"),
     K("hostname", CONF_STRING, "mailtun", NULL, hostname, 0, 0, 0,
-      "host name sent to the PPTP server"),
+      "host name sent to the server (PPTP SCCRQ, L2TP Host Name AVP)"),
     K("control_socket", CONF_PATH, "/run/mailtun/mailtund.sock", NULL, control_socket, 0, 0, 0,
       "Unix socket for pppd's plugin, mailrelayd and mailtunctl"),
     K("control_group", CONF_STRING, "mailtun", NULL, control_group, 0, 0, 0,
@@ -39,9 +45,9 @@ const struct conf_key tunnel_conf_keys[] = {
     K("lcp_echo_failure", CONF_INT, "3", NULL, lcp_echo_failure, 1, 100, 0,
       "unanswered LCP echoes before pppd gives up"),
     K("echo_interval", CONF_DURATION, "60s", "duration", echo_interval_ms, 1000, 3600000, 0,
-      "PPTP Echo-Request after this much silence on the control connection"),
+      "keep-alive after this much silence on the control connection (PPTP Echo-Request, L2TP HELLO)"),
     K("echo_timeout", CONF_DURATION, "20s", "duration", echo_timeout_ms, 1000, 3600000, 0,
-      "no Echo-Reply within this: the server is declared dead"),
+      "PPTP: no Echo-Reply within this, the server is declared dead (L2TP: its retransmissions decide)"),
     K("connect_timeout", CONF_DURATION, "15s", "duration", connect_timeout_ms, 1000, 600000, 0,
       "each step of the dial (TCP, SCCRP, OCRP, IPCP) must finish within this"),
     K("backoff_min", CONF_DURATION, "1s", "duration", backoff_min_ms, 100, 3600000, 0,
@@ -66,7 +72,14 @@ const char *const tunnel_conf_foreign[] = { "relay", "inside", "outbound", NULL 
 int tunnel_conf_load(const char *path, struct tunnel_conf *c, char err[CONF_ERR_LEN])
 {
     memset(c, 0, sizeof(*c));
-    return conf_load(path, tunnel_conf_keys, tunnel_conf_nkeys, tunnel_conf_foreign, c, 0, err);
+    if (conf_load(path, tunnel_conf_keys, tunnel_conf_nkeys, tunnel_conf_foreign, c, 0, err) != 0)
+        return -1;
+    if (c->transport && strcmp(c->transport, "pptp") != 0 && strcmp(c->transport, "l2tp") != 0) {
+        snprintf(err, CONF_ERR_LEN, "%s: [tunnel] transport: '%s' is neither pptp nor l2tp", path,
+                 c->transport);
+        return -1;
+    }
+    return 0;
 }
 
 void tunnel_conf_free(struct tunnel_conf *c)

@@ -11,13 +11,15 @@
 #include "config.h"
 
 struct tunnel_conf {
-    struct in_addr server;          /* PPTP server (provider) */
-    long port;                      /* its control port, 1723 */
+    char *transport;                /* "pptp" or "l2tp" (transport.h) */
+    struct in_addr server;          /* the provider's PPTP or L2TP server */
+    long port;                      /* its control port; 0: the transport's own */
+    char *l2tp_secret;              /* L2TP tunnel secret, optional */
     char *user;                     /* MS-CHAPv2 name; secret in /etc/ppp/chap-secrets */
     char *remotename;               /* provider's name in chap-secrets */
     struct in_addr fixed_address;   /* the address IPCP must give us */
     char *uplink;                   /* DSL interface to watch (ppp0, eth1, ...) */
-    char *hostname;                 /* sent in Start-Control-Connection-Request */
+    char *hostname;                 /* sent in PPTP SCCRQ / L2TP SCCRQ */
     char *control_socket;           /* where mailtund listens */
     char *control_group;            /* group allowed on the control socket */
     char *pppd;                     /* pppd binary */
@@ -27,7 +29,7 @@ struct tunnel_conf {
     long mtu;                       /* PPP MTU/MRU */
     long lcp_echo_interval_ms;
     long lcp_echo_failure;
-    long echo_interval_ms;          /* PPTP Echo-Request after this much silence */
+    long echo_interval_ms;          /* PPTP Echo-Request / L2TP HELLO after this much silence */
     long echo_timeout_ms;           /* no Echo-Reply within this: peer dead */
     long connect_timeout_ms;        /* SCCRP / OCRP / IPCP must arrive within this */
     long backoff_min_ms;

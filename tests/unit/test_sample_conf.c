@@ -28,7 +28,8 @@ static void test_sample_loads(void **state)
         fail_msg("tunnel: %s", err);
     inet_ntop(AF_INET, &t.fixed_address, addr, sizeof(addr));
     assert_string_equal(addr, "192.0.2.10");
-    assert_int_equal(t.port, 1723);
+    assert_int_equal(t.port, 0);                 /* the transport's own port */
+    assert_string_equal(t.transport, "pptp");
     assert_int_equal(t.reconnect_at, -1);
     tunnel_conf_free(&t);
 
