@@ -17,7 +17,9 @@
 # Closing line: "N caught, N missed, N errors"; exit 0 only when nothing was missed or in error.
 #
 # The scratch copy lives in build-mutate/tree and is kept between runs: files are synced by
-# content (a changed file gets a new mtime), so make rebuilds only what a patch touched.
+# content at the start (a changed file gets a new mtime), each patch is undone with patch -R
+# after its test, so make rebuilds only what a patch touched, and the work tree may be edited
+# while a run goes on.
 # Logs: build-mutate/logs/<patch>.log. Environment: MUTATE_TIMEOUT (per test run, s, default
 # 900), MUTATE_DIR (default build-mutate), LAB_TIMEOUT (passed to lab scenarios).
 set -u
@@ -153,7 +155,10 @@ for p in "${todo[@]}"; do
         *)  caught=$((caught + 1)); echo "caught $name by $t (exit $rc, $((SECONDS - t1)) s)";;
         esac
     fi
-    sync_tree || { err "$name: cannot restore the scratch tree"; break; }
+    # Undo from the patch itself (not from the work tree, which may be edited meanwhile);
+    # the new mtimes make the next build recompile what it touched.
+    (cd "$tree" && patch -p1 -R --batch --fuzz=0 --no-backup-if-mismatch <"$root/$p") >>"$log" 2>&1 ||
+        sync_tree || { err "$name: cannot restore the scratch tree"; break; }
 done
 
 [ ${#problems[@]} -gt 0 ] && printf 'problem: %s\n' "${problems[@]}"
