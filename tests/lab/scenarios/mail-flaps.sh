@@ -21,9 +21,9 @@ set -u
 . "$LAB_DIR/mailtun_lib.sh"
 
 QUICK=8 FULL=3 LONG_S=40
-[ -x "$MT_MAILTUND" ] || lab_skip "mailtund not built ($MT_MAILTUND)"
-[ -x "$MT_MAILRELAYD" ] || lab_skip "mailrelayd not built"
-command -v swaks >/dev/null || lab_skip "swaks not installed"
+[ -x "$MT_MAILTUND" ] || lab_fail "mailtund not built ($MT_MAILTUND): make check builds it first"
+[ -x "$MT_MAILRELAYD" ] || lab_fail "mailrelayd not built: make check builds it first"
+command -v swaks >/dev/null || lab_skip "swaks not installed (run tests/deps.sh)"
 
 lab_base_up
 lab_provider_pptpd_up

@@ -49,9 +49,9 @@ skip() { echo "power-cut: $*"; exit 77; }
 fail() { echo "power-cut: FAIL: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || skip "lab needs root; not root"
-command -v linux.uml >/dev/null || skip "lab needs user-mode-linux (linux.uml not found)"
+command -v linux.uml >/dev/null || skip "lab needs user-mode-linux (linux.uml not found; run tests/deps.sh)"
 command -v mkfs.ext4 >/dev/null || skip "needs mkfs.ext4 (e2fsprogs) for the spool disk image"
-[ -x "$PY" ] || skip "needs /usr/bin/python3 (generator, sink, cutter)"
+[ -x "$PY" ] || skip "needs /usr/bin/python3 (generator, sink, cutter; run tests/deps.sh)"
 [ -x "$bdir/mailrelay/mailrelayd" ] || fail "no $bdir/mailrelay/mailrelayd (make first)"
 [ "$rounds" -ge 1 ] 2>/dev/null || fail "PC_ROUNDS must be a positive number: '$rounds'"
 

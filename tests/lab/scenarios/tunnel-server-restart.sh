@@ -14,7 +14,7 @@ set -u
 . "$LAB_DIR/lib.sh"
 . "$LAB_DIR/mailtun_lib.sh"
 
-[ -x "$MT_MAILTUND" ] || lab_skip "mailtund not built ($MT_MAILTUND)"
+[ -x "$MT_MAILTUND" ] || lab_fail "mailtund not built ($MT_MAILTUND): make check builds it first"
 log=$LAB_RESULTS/mailtund.out
 down_for=6                  # seconds pptpd stays dead after mailtund noticed
 

@@ -19,7 +19,7 @@ set -u
 . "$LAB_DIR/lib.sh"
 . "$LAB_DIR/mailtun_lib.sh"
 
-[ -x "$MT_MAILTUND" ] || lab_skip "mailtund not built ($MT_MAILTUND)"
+[ -x "$MT_MAILTUND" ] || lab_fail "mailtund not built ($MT_MAILTUND): make check builds it first"
 wrong=192.0.2.20            # what the customer believes; the provider pins $LAB_FIXED
 log=$LAB_RESULTS/mailtund.out
 

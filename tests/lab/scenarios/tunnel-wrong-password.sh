@@ -16,7 +16,7 @@ set -u
 . "$LAB_DIR/lib.sh"
 . "$LAB_DIR/mailtun_lib.sh"
 
-[ -x "$MT_MAILTUND" ] || lab_skip "mailtund not built ($MT_MAILTUND)"
+[ -x "$MT_MAILTUND" ] || lab_fail "mailtund not built ($MT_MAILTUND): make check builds it first"
 lab_base_up
 lab_provider_pptpd_up
 
