@@ -37,18 +37,19 @@ int ipc_connect(const char *path)
     return fd;
 }
 
-static long now_ms(void)
+long ipc_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
-/* Waits for fd to become ready for events before the deadline; 0, or -1 with errno. */
-static int wait_fd(int fd, short events, long deadline)
+/* Waits for fd to become ready for events before the deadline; 0, or -1 with errno
+ * (EINTR when a signal came and stop() says to give up). */
+static int wait_fd(int fd, short events, long deadline, int (*stop)(void))
 {
     for (;;) {
-        long left = deadline - now_ms();
+        long left = deadline - ipc_now_ms();
         struct pollfd p = { .fd = fd, .events = events };
         int n;
         if (left <= 0) {
@@ -58,14 +59,14 @@ static int wait_fd(int fd, short events, long deadline)
         n = poll(&p, 1, (int)left);
         if (n > 0)
             return 0;
-        if (n < 0 && errno != EINTR)
+        if (n < 0 && (errno != EINTR || (stop && stop())))
             return -1;
     }
 }
 
 int ipc_send(int fd, const struct ipc_builder *b, int timeout_ms)
 {
-    long deadline = now_ms() + timeout_ms;
+    long deadline = ipc_now_ms() + timeout_ms;
     size_t off = 0;
 
     if (b->overflow) {
@@ -74,7 +75,7 @@ int ipc_send(int fd, const struct ipc_builder *b, int timeout_ms)
     }
     while (off < b->len) {
         ssize_t n;
-        if (wait_fd(fd, POLLOUT, deadline) < 0)
+        if (wait_fd(fd, POLLOUT, deadline, NULL) < 0)
             return -1;
         n = send(fd, b->buf + off, b->len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
@@ -88,13 +89,14 @@ int ipc_send(int fd, const struct ipc_builder *b, int timeout_ms)
 }
 
 /* Reads exactly want bytes into buf; 0, or -1 with *why set. */
-static int read_exact(int fd, uint8_t *buf, size_t want, long deadline, const char **why)
+static int read_exact(int fd, uint8_t *buf, size_t want, long deadline, int (*stop)(void),
+                      const char **why)
 {
     size_t got = 0;
     while (got < want) {
         ssize_t n;
-        if (wait_fd(fd, POLLIN, deadline) < 0) {
-            *why = errno == ETIMEDOUT ? "timeout" : "poll failed";
+        if (wait_fd(fd, POLLIN, deadline, stop) < 0) {
+            *why = errno == ETIMEDOUT ? "timeout" : errno == EINTR ? "interrupted" : "poll failed";
             return -1;
         }
         n = recv(fd, buf + got, want - got, MSG_DONTWAIT);
@@ -115,17 +117,22 @@ static int read_exact(int fd, uint8_t *buf, size_t want, long deadline, const ch
 
 int ipc_recv(int fd, uint8_t *buf, struct ipc_msg *msg, int timeout_ms, const char **why)
 {
-    long deadline = now_ms() + timeout_ms;
+    return ipc_recv_until(fd, buf, msg, ipc_now_ms() + timeout_ms, NULL, why);
+}
+
+int ipc_recv_until(int fd, uint8_t *buf, struct ipc_msg *msg, long deadline,
+                   int (*stop)(void), const char **why)
+{
     size_t plen, consumed;
 
-    if (read_exact(fd, buf, IPC_HEADER_LEN, deadline, why) < 0)
+    if (read_exact(fd, buf, IPC_HEADER_LEN, deadline, stop, why) < 0)
         return -1;
     plen = (size_t)buf[6] << 8 | buf[7];
     if (plen > IPC_MAX_PAYLOAD) {
         *why = "payload too long";
         return -1;
     }
-    if (read_exact(fd, buf + IPC_HEADER_LEN, plen, deadline, why) < 0)
+    if (read_exact(fd, buf + IPC_HEADER_LEN, plen, deadline, stop, why) < 0)
         return -1;
     if (ipc_decode(buf, IPC_HEADER_LEN + plen, msg, &consumed, why) != IPC_COMPLETE) {
         if (!*why)

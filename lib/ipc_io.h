@@ -19,5 +19,15 @@ int ipc_send(int fd, const struct ipc_builder *b, int timeout_ms);
  * Reads byte-exact frames, so no data of a following frame is consumed.
  */
 int ipc_recv(int fd, uint8_t *buf, struct ipc_msg *msg, int timeout_ms, const char **why);
+/*
+ * The same with an absolute deadline (ipc_now_ms() clock), so a caller waiting for one
+ * answer across several frames keeps one deadline for the whole wait. A signal that
+ * interrupts the wait ends it ("interrupted") when stop() says so; stop may be NULL
+ * (signals are then retried).
+ */
+int ipc_recv_until(int fd, uint8_t *buf, struct ipc_msg *msg, long deadline_ms,
+                   int (*stop)(void), const char **why);
+/* Milliseconds of CLOCK_MONOTONIC. */
+long ipc_now_ms(void);
 
 #endif

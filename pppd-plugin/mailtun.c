@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,6 +37,8 @@
 #define MT_DEFAULT_SOCKET    "/run/mailtun/mailtund.sock"
 #define MT_SEND_TIMEOUT_MS   2000
 #define MT_WATCH_SECONDS     1
+#define MT_WATCH_MAX_FRAMES  16     /* frames read in one watchdog tick; the rest wait a tick */
+#define MT_WATCH_BUDGET_MS   500    /* and at most this long: pppd's own loop must go on */
 
 extern char pppd_version[];
 void plugin_init(void);
@@ -115,6 +118,13 @@ mt_send(struct ipc_builder *b)
     return 0;
 }
 
+/* pppd's SIGTERM (or SIGINT) arrived: a wait on mailtund gives up at once. */
+static int
+mt_stopping(void)
+{
+    return mt_got_sigterm() != 0;
+}
+
 /* Once a second: a closed socket means mailtund died; an ERROR means it wants us gone. */
 static void
 mt_watch(void *arg)
@@ -125,12 +135,16 @@ mt_watch(void *arg)
     const char *why = NULL;
     char text[256], line[320];
 
+    long deadline = ipc_now_ms() + MT_WATCH_BUDGET_MS;
+    int frames = 0;
+
     (void)arg;
     mt_watching = 0;
     if (mt_ipc_fd < 0 || mt_exiting)
         return;
-    while (poll(&p, 1, 0) > 0) {
-        if (ipc_recv(mt_ipc_fd, buf, &msg, 1000, &why) < 0) {
+    /* Bounded: a daemon that keeps sending must not keep pppd in here. */
+    while (frames++ < MT_WATCH_MAX_FRAMES && poll(&p, 1, 0) > 0) {
+        if (ipc_recv_until(mt_ipc_fd, buf, &msg, deadline, mt_stopping, &why) < 0) {
             slprintf(line, sizeof(line), "lost mailtund (%s)", why ? why : "read failed");
             mt_end_link(line, EXIT_FATAL_ERROR, 1);
             return;
@@ -158,6 +172,7 @@ mt_request_call(struct in_addr *server, struct in_addr *local, int *have_local,
     struct ipc_msg msg;
     const char *why = NULL;
     char text[256];
+    long deadline;
 
     if ((mt_ipc_fd = ipc_connect(mt_socket_path)) < 0) {
         error("mailtun: cannot reach mailtund at %s: %m", mt_socket_path);
@@ -174,10 +189,16 @@ mt_request_call(struct in_addr *server, struct in_addr *local, int *have_local,
         return -1;
     info("mailtun: asked mailtund at %s for a call", mt_socket_path);
 
+    /* One deadline for the whole wait: frames in between (OKs, anything) do not extend it. */
+    deadline = ipc_now_ms() + mt_call_timeout * 1000L;
     for (;;) {
-        /* One deadline for the whole wait would be nicer; an OK in between is rare. */
-        if (ipc_recv(mt_ipc_fd, buf, &msg, mt_call_timeout * 1000, &why) < 0) {
-            error("mailtun: no call from mailtund: %s", why ? why : "read failed");
+        if (ipc_recv_until(mt_ipc_fd, buf, &msg, deadline, mt_stopping, &why) < 0) {
+            if (why && strcmp(why, "interrupted") == 0)
+                error("mailtun: no call from mailtund: pppd is stopping (signal)");
+            else if (why && strcmp(why, "timeout") == 0)
+                error("mailtun: no call from mailtund within mailtun-timeout %d s", mt_call_timeout);
+            else
+                error("mailtun: no call from mailtund: %s", why ? why : "read failed");
             return -1;
         }
         if (msg.type == IPC_OK)

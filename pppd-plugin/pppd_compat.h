@@ -47,6 +47,7 @@
 #define mt_establish             ppp_generic_establish
 #define mt_disestablish          ppp_generic_disestablish
 #define mt_option_error          ppp_option_error
+#define mt_got_sigterm()         ppp_signaled(SIGTERM)
 
 #elif defined(VERSION)
 /* ---- pppd 2.4.x (patchlevel.h's VERSION) ------------------------------------------------ */
@@ -74,6 +75,7 @@
 #define mt_establish             generic_establish_ppp
 #define mt_disestablish          generic_disestablish_ppp
 #define mt_option_error          option_error
+#define mt_got_sigterm()         got_sigterm
 
 #else
 #error "unknown pppd headers: neither 2.4.x (patchlevel.h VERSION) nor 2.5.x (pppdconf.h); mailtun.so supports pppd 2.4.9 and 2.5.x"

@@ -2,7 +2,9 @@
 """fake_mailtund.py SOCKET MODE LOG — one connection of mailtund's side of the plugin protocol.
 
 MODE: reply (OK to HELLO, then CALL_REPLY), refuse (ERROR "no uplink"), hangup (close right
-after CALL_REPLY), kick (CALL_REPLY, then ERROR "uplink address changed"). Every frame received
+after CALL_REPLY), kick (CALL_REPLY, then ERROR "uplink address changed"), drip (an OK every
+second, never a call), silent (never answers the call request), flood (CALL_REPLY, then OK
+frames without pause until the plugin stops reading). Every frame received
 is written to LOG as "TYPE attr=value ..." (lib/ipc.h framing)."""
 import os, socket, struct, sys, time
 
@@ -58,6 +60,12 @@ with open(log, "w") as f:
         if t == 1:
             c.sendall(frame(2, []))
         elif t == 10:
+            if mode == "drip":
+                for _ in range(60):
+                    c.sendall(frame(2, [])); time.sleep(1)
+                break
+            if mode == "silent":
+                time.sleep(40); break
             if mode == "refuse":
                 c.sendall(frame(3, [(1, b"no uplink")])); continue
             c.sendall(frame(11, [(4, socket.inet_aton("127.0.0.1")), (5, struct.pack(">H", 4711)),
@@ -66,3 +74,9 @@ with open(log, "w") as f:
                 time.sleep(0.2); c.close(); f.write("CLOSED\n"); break
             if mode == "kick":
                 c.sendall(frame(3, [(1, b"uplink address changed")]))
+            if mode == "flood":
+                try:
+                    while True:
+                        c.sendall(frame(2, []) * 4096)
+                except OSError:
+                    f.write("FLOOD ended\n"); break

@@ -2,7 +2,8 @@
  * fake_pppd.c — just enough of pppd 2.4.9 to load mailtun.so and drive it without a PPP kernel.
  *
  * Usage: fake_pppd PLUGIN.so STEP...   (run by pppd-plugin/test/run.sh, built with -rdynamic)
- * Steps: options SOCKET | connect | auth_up | ip_up | ip_down | watch | exit CODE
+ * Steps: options SOCKET | timeout SECONDS | connect | auth_up | ip_up | ip_down | watch | exit CODE
+ * Like pppd, SIGTERM only sets got_sigterm (the handler does not restart system calls).
  * Every pppd log call prints "LEVEL: text" on stdout; lcp_close prints "lcp_close: reason".
  * With FAKE_PPTP=1 the kernel PPTP socket is faked (socket/bind/connect interposed) so the
  * steps after a successful connect can run on a host without the pptp module.
@@ -10,6 +11,7 @@
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@ char ifname[MAXIFNAMELEN] = "ppp3";
 bool modem = 1;
 bool persist;
 volatile int status;
+int got_sigterm;
 char ppp_devnam[MAXPATHLEN];
 ipcp_options ipcp_gotoptions[1], ipcp_hisoptions[1];
 lcp_options lcp_wantoptions[1], lcp_allowoptions[1];
@@ -135,11 +138,16 @@ int connect(int fd, const struct sockaddr *sa, socklen_t len)
     return (int)syscall(SYS_connect, fd, sa, len);
 }
 
+static void on_term(int sig) { got_sigterm = sig; }
+
 int main(int argc, char **argv)
 {
     void *h;
     void (*init)(void);
     int i;
+    struct sigaction sa = { .sa_handler = on_term };
+
+    sigaction(SIGTERM, &sa, NULL);
 
     if (argc < 2 || (h = dlopen(argv[1], RTLD_NOW | RTLD_GLOBAL)) == NULL) {
         printf("dlopen: %s\n", argc < 2 ? "no plugin" : dlerror());
@@ -163,6 +171,8 @@ int main(int argc, char **argv)
                 *p = strdup(argv[i]);
             }
             the_channel->check_options();
+        } else if (strcmp(argv[i], "timeout") == 0 && i + 1 < argc) {
+            *(int *)plugin_options[1].addr = atoi(argv[++i]);    /* mailtun-timeout */
         } else if (strcmp(argv[i], "connect") == 0) {
             printf("connect: %d\n", the_channel->connect());
         } else if (strcmp(argv[i], "auth_up") == 0) {
@@ -177,6 +187,7 @@ int main(int argc, char **argv)
             void (*f)(void *) = timer_fn;
             printf("watch: %s\n", f ? "armed" : "not armed");
             if (f) f(NULL);
+            printf("watch: returned\n");
         } else if (strcmp(argv[i], "status") == 0 && i + 1 < argc) {
             status = atoi(argv[++i]);
         } else if (strcmp(argv[i], "phase") == 0 && i + 1 < argc) {

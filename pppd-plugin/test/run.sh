@@ -74,6 +74,36 @@ has "kick logged" "error: mailtun: mailtund ends the call: uplink address change
 has "kick closes link" "lcp_close: mailtund ends the call: uplink address changed (status 5)" "$T/p.log"
 has "exit still reported after a kick" "PPP_EXIT reason=exit 5 (user request)" "$T/d.log"
 
+# 6. one deadline for the whole call wait: an OK every second does not extend mailtun-timeout
+daemon drip; dpid=$!
+t0=$SECONDS
+timeout -k 2 20 "$T/fake_pppd" "$SO" options "$T/sock" timeout 2 connect > "$T/p.log"
+el=$((SECONDS - t0)); kill $dpid 2>/dev/null; wait $dpid 2>/dev/null
+has "deadline named" "error: mailtun: no call from mailtund within mailtun-timeout 2 s" "$T/p.log"
+[ $el -le 4 ] && echo "ok: call wait ended after ${el} s (mailtun-timeout 2) despite an OK every second" ||
+    { echo "FAIL: call wait took ${el} s with mailtun-timeout 2"; FAILS=$((FAILS+1)); }
+
+# 7. pppd's SIGTERM ends the call wait at once (mailtun-timeout 30)
+daemon silent; dpid=$!
+"$T/fake_pppd" "$SO" options "$T/sock" timeout 30 connect > "$T/p.log" & ppid=$!
+sleep 1; kill -TERM $ppid
+for _ in $(seq 30); do kill -0 $ppid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $ppid 2>/dev/null; then
+    echo "FAIL: plugin still waiting 3 s after SIGTERM"; FAILS=$((FAILS+1)); kill -9 $ppid
+else
+    echo "ok: SIGTERM ended the call wait"
+fi
+wait $ppid 2>/dev/null; kill $dpid 2>/dev/null; wait $dpid 2>/dev/null
+has "stop named" "error: mailtun: no call from mailtund: pppd is stopping (signal)" "$T/p.log"
+
+# 8. the watchdog reads a bounded number of frames per tick, even while mailtund floods it
+daemon flood; dpid=$!
+t0=$SECONDS
+FAKE_PPTP=1 timeout -k 2 10 "$T/fake_pppd" "$SO" options "$T/sock" connect sleep watch exit 1 > "$T/p.log"
+el=$((SECONDS - t0)); kill $dpid 2>/dev/null; wait $dpid 2>/dev/null
+has "watchdog tick returns under a frame flood" "watch: returned" "$T/p.log"
+[ $el -le 2 ] && echo "ok: flood run took ${el} s" || { echo "FAIL: flood run took ${el} s"; FAILS=$((FAILS+1)); }
+
 # 5. bad option value is refused
 "$T/fake_pppd" "$SO" options relative/path > "$T/p.log"; rc=$?
 has "relative socket path refused" "mailtun-socket must be an absolute path" "$T/p.log"
