@@ -8,9 +8,9 @@
 #   pc_mode=<m>      ordered | writeback: ext4's data= mode for the spool disk
 #   pc_kind=<k>      commit    load running, the cut lands in group commits and renames
 #                    fill      as commit, but the inside server is down: the queue grows
-#                    recovery  as commit; the host cuts 0-600 ms after "mounting", i.e. during
-#                              the journal replay, mailrelayd's spool recovery or the first
-#                              deliveries of what the previous cut left
+#                    recovery  as commit; the host cuts 0-200 ms after "mounting" (the journal
+#                              replay) or 0-350 ms after mailrelayd's first log line (its spool
+#                              recovery, the first deliveries of what the previous cut left)
 #                    delivery  the inside server answers 250 only 300 ms after the dot: the host
 #                              cuts while deliveries wait for it or just after (delivered, not yet
 #                              removed from the spool)

@@ -226,7 +226,7 @@ def cmd_cut(a):
 
 def cmd_tally(a):
     boots = sorted((p for p in glob.glob(os.path.join(a.dir, "boot-*")) if os.path.isdir(p)), key=lambda p: int(p.rsplit("-", 1)[1]))
-    acked, sent, first_boot, qid = {}, set(), {}, {}
+    acked, sent, occurrences, qid = {}, set(), {}, {}
     deliveries = {}
     for b in boots:
         n = int(b.rsplit("-", 1)[1])
@@ -241,7 +241,7 @@ def cmd_tally(a):
             p = l.split()
             if len(p) >= 2 and p[0] == "D":
                 deliveries[p[1]] = deliveries.get(p[1], 0) + 1
-                first_boot.setdefault(p[1], n)
+                occurrences.setdefault(p[1], []).append(n)
     rounds = len(boots) - 1
     lost = sorted(m for m in acked if m not in deliveries)
     delivered = sum(1 for m in acked if m in deliveries)
@@ -260,20 +260,21 @@ def cmd_tally(a):
                  sum(1 for m in ak if m not in deliveries), sum(v for m, v in dups.items() if way(m) == kind)))
     print("  in flight at a cut (dot sent, no 250 read): %d, of which delivered anyway: %d"
           % (inflight, unacked_delivered))
-    # Why each duplicate: did mailrelayd log the removal before the cut (its unlink was not
-    # durable yet) or was the cut between the inside server's 250 and the removal?
+    # Each delivery but a message's last one was repeated: charge it to the cut that ended its
+    # boot, and say why from that boot's log: was the removal logged (its unlink was not yet
+    # durable) or did the cut come between the inside server's 250 and the removal?
     per, why, logs = {}, {}, {}
-    for m, c in dups.items():
-        b = first_boot[m]
-        per[b] = per.get(b, 0) + c
-        if b not in logs:
-            f = os.path.join(a.dir, "boot-%d" % b, "relay.log")
-            logs[b] = open(f, errors="replace").read() if os.path.exists(f) else ""
-        k = ("removal logged, its unlink not yet durable" if m in qid and ("id=%s removed" % qid[m]) in logs[b]
-             else "delivered, cut before the removal" if m in qid else "not acknowledged (in flight)")
-        why[k] = why.get(k, 0) + c
+    for m, bs in occurrences.items():
+        for b in bs[:-1]:
+            per[b] = per.get(b, 0) + 1
+            if b not in logs:
+                f = os.path.join(a.dir, "boot-%d" % b, "relay.log")
+                logs[b] = open(f, errors="replace").read() if os.path.exists(f) else ""
+            k = ("removal logged, its unlink not yet durable" if m in qid and ("id=%s removed" % qid[m]) in logs[b]
+                 else "delivered, cut before the removal" if m in qid else "never acknowledged (in flight at a cut)")
+            why[k] = why.get(k, 0) + 1
     if per:
-        print("  duplicates by the boot of the first delivery: %s (max %d per cut)"
+        print("  duplicates by the cut that caused them: %s (max %d per cut)"
               % (" ".join("boot-%d:%d" % kv for kv in sorted(per.items())), max(per.values())))
         print("  duplicates by cause: %s" % "; ".join("%s: %d" % kv for kv in sorted(why.items())))
     for m in lost[:5]:
