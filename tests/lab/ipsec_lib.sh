@@ -42,6 +42,7 @@ charon {
     filelog {
         lab {
             path = $LAB_RESULTS/charon-$name.log
+            flush_line = yes
             time_format = %H:%M:%S
             default = 1
             ike = 2

@@ -8,14 +8,18 @@
 # Both customers share the NAT's one outer address; their SAs can live side by side at the
 # provider only because their L2TP source ports differ (transport-mode policies are per
 # address and port). This is what mailtun's l2tp-ipsec transport has to do per dial.
-# The customers' charons are driven with swanctl here, as mailtund will drive them.
+# customer1's charon is driven by mailtun's own VICI client (tunneld/ipsec/ipsec_sa through
+# tests/host/ipsec_tool): key and connection loaded over VICI, SA initiated, and the loss of
+# the SA when the provider deletes it reported as "down"; SIGTERM then terminates and unloads.
+# customer2's is driven with swanctl and a swanctl.conf, as the reference.
 #
 # Records in <results>/timing.txt: sa_seconds_1, sa_seconds_2 (initiate -> SA installed).
-# lab-timeout: 180
+# lab-timeout: 240
 set -u
 . "$LAB_DIR/lib.sh"
 . "$LAB_DIR/nat_lib.sh"
 . "$LAB_DIR/ipsec_lib.sh"
+. "$LAB_DIR/mailtun_lib.sh"          # LAB_BUILD: where ipsec_tool is
 
 lab_nat_base_up
 lab_ipsec_modules
@@ -103,7 +107,16 @@ sys.exit(1)
 PY
 }
 
-up $LAB_NS_CUSTOMER customer1 customer1@example.net 40001 1
+# customer1: an empty charon; ipsec_sa loads everything over VICI.
+: >"$LAB_RUN/swanctl-empty.conf"
+lab_charon_up $LAB_NS_CUSTOMER customer1 "$LAB_RUN/swanctl-empty.conf"
+t0=$(lab_now)
+lab_spawn $LAB_NS_CUSTOMER ipsec-tool "$LAB_BUILD/tests/host/ipsec_tool" "unix://$LAB_IPSEC/customer1/charon.vici" \
+    $LAB_PPTP_SERVER 40001 customer1@example.net vpn.example.com "$(secret_of customer1@example.net)"
+TOOL_PID=$LAB_PID
+lab_wait_line 30 "ipsec_sa reporting the SA up" "$LAB_RESULTS/ipsec-tool.out" 'up conn=mailtun'
+lab_result sa_seconds_1 "$(lab_elapsed "$t0")"
+lab_log "customer1 (customer1@example.net, L2TP port 40001, mailtun's VICI client): SA up in $(lab_elapsed "$t0")s"
 up $LAB_NS_CUSTOMER2 customer2 customer2@example.org 40002 2
 
 # Both IKE SAs at the provider, both behind the NAT's one address, NAT-T on.
@@ -144,13 +157,24 @@ lab_log "outside line: $total packets, all IKE or ESP-in-UDP; no marker in clear
 # capture must see it (a check that cannot fail proves nothing).
 lab_spawn $LAB_NS_CARRIER capture2 tcpdump -i $LAB_IF_NAT_WAN -U -s 0 -w "$LAB_RESULTS/outside-control.pcap"
 LAB_POLL=0.05 lab_wait 5 "tcpdump running" test -s "$LAB_RESULTS/outside-control.pcap"
+lab_sleep 1                 # the file's header comes before the capture is attached
 marker="clear-control-${EPOCHREALTIME/./}"
 probe $LAB_NS_CUSTOMER 40009 "$marker" >/dev/null || lab_fail "control: no echo for UDP outside the SA"
-lab_sleep 0.5; lab_stop capture2 5
+lab_sleep 1; lab_stop capture2 5
 other=$(tcpdump -nr "$LAB_RESULTS/outside-control.pcap" 'ip and not (udp port 500 or udp port 4500)' 2>/dev/null | wc -l)
 [ "$other" -gt 0 ] && grep -qa "$marker" "$LAB_RESULTS/outside-control.pcap" ||
     lab_fail "control: UDP outside the SA was not seen in clear ($other packets): the outside check is blind"
 lab_log "control: UDP from port 40009 (no SA) crosses in clear and the check sees it ($other packets)"
+
+# The provider deletes the SAs: mailtun's client names the loss; SIGTERM cleans up.
+lab_swanctl provider --terminate --ike mailtun-l2tp --force >/dev/null 2>&1
+lab_wait_line 20 "ipsec_sa reporting the SA gone" "$LAB_RESULTS/ipsec-tool.out" 'down IPsec SA gone*'
+lab_log "customer1 after the provider deleted its SA: $LAB_LINE"
+kill -TERM $TOOL_PID
+lab_wait_line 10 "ipsec_tool exiting after its stop" "$LAB_RESULTS/ipsec-tool.out" 'exit'
+left=$(lab_swanctl customer1 --list-conns 2>&1; lab_swanctl customer1 --list-sas 2>&1)
+grep -q mailtun <<<"$left" && lab_fail "left in customer1's charon after the stop: $left"
+lab_log "customer1 after SIGTERM: connection unloaded, nothing left in its charon"
 
 lab_charon_down customer1; lab_charon_down customer2; lab_charon_down provider
 lab_log "PASS: the provider kit carries two customers behind one NAT, each in its own transport-mode SA"

@@ -1,0 +1,354 @@
+/*
+ * ipsec_sa.c — a transport-mode SA for L2TP through charon's VICI socket (see ipsec_sa.h).
+ *
+ * The steps are VICI requests sent back to back (charon answers in order): three event
+ * registrations, load-shared, load-conn, initiate. The first answer that is not a success
+ * ends it ("down" with charon's errmsg). initiate's answer comes when the CHILD_SA is
+ * installed (or failed, or timed out). After "up", the events decide: a child-updown or
+ * ike-updown for our connection without "up" means the SA is gone.
+ */
+#include "ipsec_sa.h"
+#include "vici_conn.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+enum sa_state { SA_STARTING, SA_UP, SA_DOWN, SA_STOPPING };
+
+struct ipsec_sa {
+    struct vici_conn *conn;
+    struct event *report;            /* deferred "down" */
+    struct event *reap;              /* deferred free after ipsec_sa_stop */
+    bool reaping;
+    struct ipsec_sa_events ev;
+    enum sa_state state;
+    char name[64];
+    unsigned answers_left;           /* STOPPING: terminate + unload-conn */
+    char reason[IPSEC_REASON_LEN];
+};
+
+int ipsec_param_check(const char *key, const char *value, char *err, size_t errlen)
+{
+    if (!value || !*value) {
+        snprintf(err, errlen, "%s is empty", key);
+        return -1;
+    }
+    for (const char *c = value; *c; c++)
+        if (!isprint((unsigned char)*c) || strchr(" \t\"'{}", *c)) {
+            snprintf(err, errlen, "%s contains '%c' (0x%02x): identities and proposals are one word",
+                     key, isprint((unsigned char)*c) ? *c : '?', (unsigned char)*c);
+            return -1;
+        }
+    return 0;
+}
+
+/* "down" once, from the event loop (the owner may free us in it). */
+static void go_down(struct ipsec_sa *sa, const char *reason)
+{
+    struct timeval now = { 0, 0 };
+
+    if (sa->state == SA_DOWN || sa->state == SA_STOPPING)
+        return;
+    sa->state = SA_DOWN;
+    snprintf(sa->reason, sizeof(sa->reason), "%s", reason);
+    evtimer_add(sa->report, &now);
+}
+
+static void on_report(evutil_socket_t fd, short what, void *arg)
+{
+    struct ipsec_sa *sa = arg;
+
+    sa->ev.down(sa->ev.arg, sa->reason);
+}
+
+/* An answer to one of the set-up steps: success, or the end. */
+static void on_step(void *arg, const struct vici_packet *p, const char *err)
+{
+    struct ipsec_sa *sa = arg;
+    char ok[8] = "", msg[160] = "", why[IPSEC_REASON_LEN];
+
+    if (sa->state != SA_STARTING)
+        return;
+    if (!p) {
+        go_down(sa, err);
+        return;
+    }
+    switch (p->op) {
+    case VICI_EVENT_CONFIRM:
+        return;
+    case VICI_EVENT_UNKNOWN:
+        go_down(sa, "charon does not know the SA events (too old a strongSwan?)");
+        return;
+    case VICI_CMD_UNKNOWN:
+        go_down(sa, "charon does not know a VICI command we need (too old a strongSwan?)");
+        return;
+    default:
+        break;
+    }
+    vici_top_value(p->msg, p->msglen, "success", ok, sizeof(ok));
+    if (strcmp(ok, "yes") != 0) {
+        vici_top_value(p->msg, p->msglen, "errmsg", msg, sizeof(msg));
+        snprintf(why, sizeof(why), "IPsec set-up refused by charon: %s", msg[0] ? msg : "no reason given");
+        go_down(sa, why);
+    }
+}
+
+/* initiate's answer: the CHILD_SA is in the kernel, or it is not. */
+static void on_initiated(void *arg, const struct vici_packet *p, const char *err)
+{
+    struct ipsec_sa *sa = arg;
+    char ok[8] = "", msg[160] = "", why[IPSEC_REASON_LEN];
+
+    if (sa->state != SA_STARTING)
+        return;
+    if (!p) {
+        go_down(sa, err);
+        return;
+    }
+    if (p->op == VICI_CMD_RESPONSE)
+        vici_top_value(p->msg, p->msglen, "success", ok, sizeof(ok));
+    if (strcmp(ok, "yes") != 0) {
+        if (p->op == VICI_CMD_RESPONSE)
+            vici_top_value(p->msg, p->msglen, "errmsg", msg, sizeof(msg));
+        snprintf(why, sizeof(why), "IPsec SA not established: %s (wrong pre-shared key or identity, "
+                 "no common proposal, or UDP 500/4500 blocked? charon's log says which)",
+                 msg[0] ? msg : "no reason given");
+        go_down(sa, why);
+        return;
+    }
+    sa->state = SA_UP;
+    sa->ev.up(sa->ev.arg, sa->name);
+}
+
+static void on_event(void *arg, const char *name, const uint8_t *msg, size_t len)
+{
+    struct ipsec_sa *sa = arg;
+    char ike[64], up[8] = "", why[IPSEC_REASON_LEN];
+
+    if (!vici_first_section(msg, len, ike, sizeof(ike)) || strcmp(ike, sa->name) != 0)
+        return;                      /* another connection of the same charon */
+    if (strcmp(name, "child-rekey") == 0) {
+        log_info("ipsec rekeyed conn=%s", sa->name);
+        return;
+    }
+    vici_top_value(msg, len, "up", up, sizeof(up));
+    if (strcmp(up, "yes") == 0 || sa->state != SA_UP)
+        return;
+    snprintf(why, sizeof(why), "IPsec SA gone (%s from charon: deleted, expired or the peer stopped "
+             "answering)", name);
+    go_down(sa, why);
+}
+
+static void sa_free(struct ipsec_sa *sa)
+{
+    vici_conn_free(sa->conn);
+    if (sa->report)
+        event_free(sa->report);
+    if (sa->reap)
+        event_free(sa->reap);
+    free(sa);
+}
+
+/* Frees from the event loop: the answers that end a stop arrive inside vici_conn's reader. */
+static void reap_later(struct ipsec_sa *sa)
+{
+    struct timeval now = { 0, 0 };
+
+    if (sa->reaping)
+        return;
+    sa->reaping = true;
+    evtimer_add(sa->reap, &now);
+}
+
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    sa_free(arg);
+}
+
+static void on_closed(void *arg, const char *reason)
+{
+    struct ipsec_sa *sa = arg;
+
+    if (sa->state == SA_STOPPING) {
+        reap_later(sa);
+        return;
+    }
+    go_down(sa, reason);
+}
+
+static void list1(struct vici_builder *b, const char *key, const char *csv)
+{
+    char item[128];
+    const char *p = csv;
+
+    vici_list(b, key);
+    while (*p) {
+        size_t n = strcspn(p, ",");
+
+        if (n > 0 && n < sizeof(item)) {
+            memcpy(item, p, n);
+            item[n] = '\0';
+            vici_item(b, item);
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    vici_end_list(b);
+}
+
+static void list_one(struct vici_builder *b, const char *key, const char *value)
+{
+    vici_list(b, key);
+    vici_item(b, value);
+    vici_end_list(b);
+}
+
+/* Builds and sends one request; -1 if it could not be queued. */
+static int send_req(struct ipsec_sa *sa, struct vici_builder *b, vici_reply_cb *cb)
+{
+    int r = vici_finish(b) == 0 ? vici_conn_send(sa->conn, b, cb, sa) : -1;
+
+    return r;
+}
+
+struct ipsec_sa *ipsec_sa_start(struct event_base *base, const struct ipsec_params *p,
+                                const struct ipsec_sa_events *ev, char *err, size_t errlen)
+{
+    struct vici_conn_events cev = { on_event, on_closed, NULL };
+    struct vici_builder b = { 0 };
+    struct ipsec_sa *sa;
+    char server[INET_ADDRSTRLEN], ts[64], num[16];
+    static const char *const events[] = { "ike-updown", "child-updown", "child-rekey" };
+    int r = 0;
+
+    if (ipsec_param_check("ipsec_id", p->local_id, err, errlen) < 0 ||
+        ipsec_param_check("ipsec_proposals", p->proposals, err, errlen) < 0 ||
+        ipsec_param_check("ipsec_esp_proposals", p->esp_proposals, err, errlen) < 0 ||
+        (p->remote_id && *p->remote_id && ipsec_param_check("ipsec_remote_id", p->remote_id, err, errlen) < 0))
+        return NULL;
+    if (!p->psk || !*p->psk) {
+        snprintf(err, errlen, "no pre-shared key");
+        return NULL;
+    }
+    sa = calloc(1, sizeof(*sa));
+    if (!sa || !(sa->report = evtimer_new(base, on_report, sa)) ||
+        !(sa->reap = evtimer_new(base, on_reap, sa))) {
+        snprintf(err, errlen, "out of memory");
+        if (sa)
+            sa_free(sa);
+        return NULL;
+    }
+    sa->ev = *ev;
+    snprintf(sa->name, sizeof(sa->name), "%s", p->conn_name);
+    cev.arg = sa;
+    sa->conn = vici_conn_open(base, p->vici_socket, &cev, err, errlen);
+    if (!sa->conn) {
+        sa_free(sa);
+        return NULL;
+    }
+    inet_ntop(AF_INET, &p->server, server, sizeof(server));
+
+    for (size_t i = 0; i < sizeof(events) / sizeof(events[0]) && r == 0; i++) {
+        vici_begin(&b, VICI_EVENT_REGISTER, events[i]);
+        r = send_req(sa, &b, on_step);
+    }
+    /* the key, owned by both identities */
+    vici_begin(&b, VICI_CMD_REQUEST, "load-shared");
+    vici_kv(&b, "id", p->conn_name);
+    vici_kv(&b, "type", "IKE");
+    vici_kv(&b, "data", p->psk);
+    vici_list(&b, "owners");
+    vici_item(&b, p->local_id);
+    if (p->remote_id && *p->remote_id)
+        vici_item(&b, p->remote_id);
+    vici_end_list(&b);
+    r = r ? r : send_req(sa, &b, on_step);
+
+    vici_begin(&b, VICI_CMD_REQUEST, "load-conn");
+    vici_section(&b, p->conn_name);
+    snprintf(num, sizeof(num), "%d", p->ike_version == 1 ? 1 : 2);
+    vici_kv(&b, "version", num);
+    list_one(&b, "remote_addrs", server);
+    list1(&b, "proposals", p->proposals);
+    vici_kv(&b, "dpd_delay", "10s");
+    vici_kv(&b, "unique", "replace");
+    vici_section(&b, "local");
+    vici_kv(&b, "auth", "psk");
+    vici_kv(&b, "id", p->local_id);
+    vici_end_section(&b);
+    vici_section(&b, "remote");
+    vici_kv(&b, "auth", "psk");
+    if (p->remote_id && *p->remote_id)
+        vici_kv(&b, "id", p->remote_id);
+    vici_end_section(&b);
+    vici_section(&b, "children");
+    vici_section(&b, "l2tp");
+    vici_kv(&b, "mode", "transport");
+    snprintf(ts, sizeof(ts), "dynamic[udp/%u]", (unsigned)p->local_port);
+    list_one(&b, "local_ts", ts);
+    list_one(&b, "remote_ts", "dynamic[udp/1701]");
+    list1(&b, "esp_proposals", p->esp_proposals);
+    vici_kv(&b, "dpd_action", "clear");
+    vici_end_section(&b);
+    vici_end_section(&b);
+    vici_end_section(&b);
+    r = r ? r : send_req(sa, &b, on_step);
+
+    vici_begin(&b, VICI_CMD_REQUEST, "initiate");
+    vici_kv(&b, "ike", p->conn_name);
+    vici_kv(&b, "child", "l2tp");
+    snprintf(num, sizeof(num), "%u", p->timeout_ms);
+    vici_kv(&b, "timeout", num);
+    vici_kv(&b, "init-limits", "no");
+    r = r ? r : send_req(sa, &b, on_initiated);
+    vici_builder_free(&b);
+    if (r) {
+        snprintf(err, errlen, "cannot send the IPsec set-up to charon (parameters too long?)");
+        sa_free(sa);
+        return NULL;
+    }
+    log_info("ipsec dial conn=%s server=%s ike=v%d local_port=%u id=%s", sa->name, server,
+             p->ike_version == 1 ? 1 : 2, (unsigned)p->local_port, p->local_id);
+    return sa;
+}
+
+/* terminate and unload-conn; freed when both are answered or the socket closes. */
+static void on_stop_answer(void *arg, const struct vici_packet *p, const char *err)
+{
+    struct ipsec_sa *sa = arg;
+
+    if (sa->answers_left > 0 && --sa->answers_left == 0)
+        reap_later(sa);
+}
+
+void ipsec_sa_stop(struct ipsec_sa *sa)
+{
+    struct vici_builder b = { 0 };
+    int r;
+
+    if (!sa)
+        return;
+    evtimer_del(sa->report);
+    sa->state = SA_STOPPING;
+    vici_begin(&b, VICI_CMD_REQUEST, "terminate");
+    vici_kv(&b, "ike", sa->name);
+    vici_kv(&b, "force", "yes");
+    vici_kv(&b, "timeout", "-1");
+    r = send_req(sa, &b, on_stop_answer);
+    vici_begin(&b, VICI_CMD_REQUEST, "unload-conn");
+    vici_kv(&b, "name", sa->name);
+    r = r ? r : send_req(sa, &b, on_stop_answer);
+    vici_builder_free(&b);
+    sa->answers_left = 2;
+    if (r)
+        reap_later(sa);
+    log_info("ipsec stop conn=%s", sa->name);
+}

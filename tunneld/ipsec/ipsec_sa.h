@@ -1,0 +1,54 @@
+/*
+ * ipsec_sa.h — one transport-mode IPsec SA for L2TP, brought up and watched through
+ * strongSwan's charon over VICI. IKE and ESP are charon's and the kernel's; this file only
+ * tells charon what to do and listens to what it says.
+ *
+ * ipsec_sa_start: connect to the VICI socket, register for ike-updown, child-updown and
+ * child-rekey, load the pre-shared key and the connection (IKEv2 or IKEv1, the configured
+ * proposals, a transport-mode child covering UDP local_port here and 1701 at the server),
+ * initiate it. "up" follows once the CHILD_SA is installed; "down" exactly once, when
+ * setting up failed or the SA went away afterwards (deleted, expired, DPD, charon gone),
+ * with the reason charon gave. ipsec_sa_stop terminates and unloads what we loaded, then
+ * frees (asynchronously; no callback after it).
+ */
+#ifndef MAILTUN_IPSEC_SA_H
+#define MAILTUN_IPSEC_SA_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+
+#define IPSEC_REASON_LEN 200
+
+struct event_base;
+struct ipsec_sa;
+
+struct ipsec_params {
+    const char *vici_socket;       /* "unix:///var/run/charon.vici" */
+    const char *conn_name;         /* the connection's name in charon, e.g. "mailtun" */
+    struct in_addr server;
+    uint16_t local_port;           /* the L2TP source port the SA covers */
+    int ike_version;               /* 2 (default) or 1 */
+    const char *local_id;          /* our IKE identity */
+    const char *remote_id;         /* the provider's; NULL or "" accepts any */
+    const char *psk;               /* the pre-shared key itself */
+    const char *proposals;         /* IKE proposals, comma-separated */
+    const char *esp_proposals;     /* ESP proposals, comma-separated */
+    unsigned timeout_ms;           /* for the whole set-up */
+};
+
+struct ipsec_sa_events {
+    void (*up)(void *arg, const char *desc);
+    void (*down)(void *arg, const char *reason);
+    void *arg;
+};
+
+/* NULL with why in err when charon cannot even be asked (socket, parameters). */
+struct ipsec_sa *ipsec_sa_start(struct event_base *base, const struct ipsec_params *p,
+                                const struct ipsec_sa_events *ev, char *err, size_t errlen);
+void ipsec_sa_stop(struct ipsec_sa *sa);
+
+/* Checks a parameter that goes to charon: identities and proposals are printable, without
+ * blanks, quotes or braces, and not empty. 0, or -1 with why in err (naming the key). */
+int ipsec_param_check(const char *key, const char *value, char *err, size_t errlen);
+
+#endif
