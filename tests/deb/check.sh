@@ -99,6 +99,11 @@ for m in mailtun.conf.5 mailtund.8 mailrelayd.8 mailtunctl.8; do
     [ -f "$root/usr/share/man/man${m##*.}/$m.gz" ] || fail "man page $m missing"
 done
 ok "programs, plugin, config, units, man pages, spool and hook with their owners and modes"
+in_root /bin/sh -c 'command -v ip && command -v ping && command -v logger' >/dev/null ||
+    fail "the provider hook's tools (ip, ping, logger) are not all there: mailtun-provider's Depends fall short"
+[ -f "$root/usr/share/doc/mailtun-provider/examples/l2tp-ipsec/swanctl.conf" ] ||
+    fail "the L2TP/IPsec example (swanctl.conf) is not among mailtun-provider's examples"
+ok "the hook's tools (ip, ping, logger) came with mailtun-provider; its examples include L2TP/IPsec"
 pw=$(in_root getent passwd mailtun) || fail "no mailtun user"
 IFS=: read -r _ _ uid _ _ home shell <<<"$pw"
 [ "$uid" -lt 1000 ] && [ "$home" = /var/spool/mailtun ] && [ "$shell" = /usr/sbin/nologin ] ||
