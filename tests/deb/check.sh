@@ -18,6 +18,7 @@
 #   6 purge       the package's configuration, spool, own TLS key and logs go; the admin's own file in
 #                 /etc/mailtun and the mailtun user stay (debian/mailtun.README.Debian)
 # Exit 0 pass, 1 fail, 77 skip (not root, or no mmdebstrap: says which).
+# Its negative control: tests/deb/negative.sh (packages with one fault each must fail here).
 set -u
 src=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-build-deb}
