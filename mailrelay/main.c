@@ -13,8 +13,10 @@
  * listen) and hold while mailtund says the tunnel is down.
  *
  * Mail flows: SMTP session (server.c) -> store.c (group commit into the spool) -> 250 ->
- * delivery.c (inside server; smarthost for LAN mail if [outbound] smarthost is set), kicked
- * after every commit and on LINK_UP from mailtund (link_events.c).
+ * delivery.c (inside server; smarthost for LAN mail if [outbound] smarthost is set, else
+ * outbound mail bounces at once), kicked after every commit and on LINK_UP from mailtund
+ * (link_events.c). Bounces of inbound mail are logged and dropped unless [inside]
+ * send_bounces = yes: every queue entry ends delivered, bounced or dropped, with a log line.
  *
  * Signals: SIGTERM/SIGINT stop accepting, answer "421" to idle sessions, let sessions whose
  * message is being committed get their answer, then exit (after [relay] timeout_data_term,
@@ -117,6 +119,11 @@ static int check_conf(const struct relay_conf *c, const char *path, char *err, s
         snprintf(err, errlen, "%s: [inside] protocol: '%s' is neither smtp nor lmtp", path, c->inside_protocol);
         return -1;
     }
+    if (c->inside_send_bounces && !c->smarthost.host) {
+        snprintf(err, errlen, "%s: [inside] send_bounces = yes needs [outbound] smarthost: "
+                 "bounces of inbound mail leave through it", path);
+        return -1;
+    }
     if (log_level_parse(c->log_level) < 0) {
         snprintf(err, errlen, "%s: [relay] log_level: unknown level '%s'", path, c->log_level);
         return -1;
@@ -137,6 +144,17 @@ static void delivery_inside(const struct relay_conf *c, struct delivery_config *
     d->retry.max_interval = c->retry_max_ms / 1000;
     d->retry.max_lifetime = c->max_lifetime_ms / 1000;
     d->connections = (unsigned)c->inside_connections;
+    d->drop_bounces = !c->inside_send_bounces;
+}
+
+/* Without a smarthost, outbound mail (LAN mail, bounces queued by an older mailrelayd) has no
+ * next hop: it bounces at once instead of waiting in the spool for ever. */
+static void delivery_no_route(const struct relay_conf *c, struct delivery_config *d)
+{
+    delivery_config_default(d);
+    d->helo_name = c->hostname;
+    d->direction = ENV_OUTBOUND;
+    d->no_route = "554 5.4.4 no route for outbound mail: [outbound] smarthost is not set";
 }
 
 struct outbound_hold_ctx {
@@ -429,6 +447,8 @@ int main(int argc, char **argv)
         relay_conf_free(&conf);
         return 0;
     }
+    if (conf.lan_listen.n && !conf.smarthost.host)
+        log_warnx("[relay] lan_listen is set but [outbound] smarthost is not: LAN mail bounces at once");
     if (conf.lan_listen.n && !conf.lan_networks.n)
         log_warnx("[relay] lan_listen is set but lan_networks is empty: the LAN listeners refuse every client");
     if (conf.smarthost_secrets && !conf.smarthost.host)
@@ -480,6 +500,8 @@ int main(int argc, char **argv)
         fatalx("%s", err);
     if (conf.inside.host) {
         delivery_inside(&conf, &dc);
+        dc.bounce_queued = on_committed;
+        dc.bounce_queued_arg = &rc;
         if (!(rc.delivery[0] = delivery_new(d.base, spool, &dc, err, sizeof(err))))
             fatalx("[inside] %s", err);
     }
@@ -487,12 +509,21 @@ int main(int argc, char **argv)
         fixed_address(&conf, source, sizeof(source));
         hold.mailtund_socket = conf.mailtund_socket;
         delivery_smarthost(&conf, &dc, conf.smarthost_secrets ? &secret : NULL, source, &hold);
+        dc.bounce_queued = on_committed;
+        dc.bounce_queued_arg = &rc;
         if (!(rc.delivery[1] = delivery_new(d.base, spool, &dc, err, sizeof(err))))
             fatalx("[outbound] %s", err);
         log_notice("outbound smarthost=%s:%d source=%s tls=%s auth=%s", conf.smarthost.host,
                    dc.port, source[0] ? source : "any",
                    conf.smarthost_require_tls ? "verify" : "opportunistic",
                    conf.smarthost_secrets ? secret.user : "none");
+    }
+    if (!conf.smarthost.host) {
+        delivery_no_route(&conf, &dc);
+        dc.bounce_queued = on_committed;
+        dc.bounce_queued_arg = &rc;
+        if (!(rc.delivery[1] = delivery_new(d.base, spool, &dc, err, sizeof(err))))
+            fatalx("[outbound] %s", err);
     }
     if (conf.smarthost_secrets)
         secrets_wipe(&secret);

@@ -73,6 +73,9 @@ const struct conf_key relay_conf_keys[] = {
       "a message undeliverable this long is bounced"),
     I("connections", CONF_INT, "4", NULL, inside_connections, 1, 100,
       "parallel connections to the inside server"),
+    I("send_bounces", CONF_BOOL, "no", NULL, inside_send_bounces, 0, 0,
+      "send bounces of undeliverable inbound mail to its sender through [outbound] smarthost; "
+      "no: log and drop them (the sender of inbound mail is unverified: backscatter)"),
 
     O("smarthost", CONF_HOSTPORT, NULL, NULL, smarthost, 0, 0,
       "provider's relay for outbound mail, host:port (port 587 or 25)"),

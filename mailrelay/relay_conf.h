@@ -43,6 +43,7 @@ struct relay_conf {
     long retry_max_ms;
     long max_lifetime_ms;           /* then bounce */
     long inside_connections;        /* parallel connections */
+    int inside_send_bounces;        /* bounces of inbound mail go out via the smarthost */
 
     /* [outbound]: provider's smarthost and ETRN */
     struct conf_hostport smarthost;

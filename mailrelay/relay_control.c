@@ -80,6 +80,7 @@ void relay_numbers_collect(struct relay_control *rc, struct relay_numbers *n)
         n->ds.rcpt_deferred += d.rcpt_deferred;
         n->ds.rcpt_bounced += d.rcpt_bounced;
         n->ds.bounces_queued += d.bounces_queued;
+        n->ds.bounces_dropped += d.bounces_dropped;
         if (d.last_delivery > n->last)
             n->last = d.last_delivery;
     }
@@ -114,6 +115,7 @@ static void status(struct relay_control *rc, struct ctl_client *c)
     ipc_put_kv(&b, "rcpt_deferred", "%llu", (unsigned long long)n.ds.rcpt_deferred);
     ipc_put_kv(&b, "rcpt_bounced", "%llu", (unsigned long long)n.ds.rcpt_bounced);
     ipc_put_kv(&b, "bounces_queued", "%llu", (unsigned long long)n.ds.bounces_queued);
+    ipc_put_kv(&b, "bounces_dropped", "%llu", (unsigned long long)n.ds.bounces_dropped);
     if (n.last)
         ipc_put_kv(&b, "last_delivery_s", "%lld", (long long)(n.now - n.last));
     else

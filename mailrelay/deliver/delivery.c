@@ -55,6 +55,7 @@ struct delivery {
     struct delivery_config cfg;          /* strings point to our copies below */
     char *host, *tls_ca_file, *tls_name, *helo_name;
     char *source_addr, *auth_user, *auth_pass;   /* auth_pass wiped in delivery_free() */
+    char *no_route;                      /* "554 5.x.x why" when there is no next hop */
     const char *held;                    /* hold()'s reason at the last scan, NULL: none */
     SSL_CTX *ssl;
     struct event *timer;                 /* next due message */
@@ -237,6 +238,8 @@ static int queue_bounce(struct delivery *d, const struct envelope *env, int64_t 
         if (rc == SPOOL_OK) {
             log_info("id=%s sender non-delivery notification: %s", env->qid, bqid);
             d->st.bounces_queued++;
+            if (d->cfg.bounce_queued)
+                d->cfg.bounce_queued(d->cfg.bounce_queued_arg);
         }
     } else if (rc == SPOOL_OK) {
         rc = SPOOL_ERR_NOMEM;
@@ -264,7 +267,12 @@ static void msg_settle(struct delivery *d, const struct envelope *env, int64_t n
         return;
     }
     size_t nb = envelope_count(env, RCPT_BOUNCED);
-    if (nb && dsn_should_bounce(env) && queue_bounce(d, env, now) < 0) {
+    if (nb && dsn_should_bounce(env) && d->cfg.drop_bounces) {
+        log_notice("id=%s bounce not sent to <%s>: %zu recipient%s failed; bounces of %s mail "
+                   "are dropped (backscatter to an unverified sender)", env->qid, env->sender,
+                   nb, nb == 1 ? "" : "s", env->direction == ENV_INBOUND ? "inbound" : "outbound");
+        d->st.bounces_dropped++;
+    } else if (nb && dsn_should_bounce(env) && queue_bounce(d, env, now) < 0) {
         /* keep it: the next scan tries the bounce again */
         rc = spool_update(d->sp, env);
         if (rc != SPOOL_OK)
@@ -329,8 +337,9 @@ static void msg_results(struct delivery *d, struct dmsg *m, const char *relay)
     msg_settle(d, &m->env, now);
 }
 
-/* Bounces the pending recipients of an expired message without another attempt. */
-static void msg_expire(struct delivery *d, const char *qid, int64_t now)
+/* Bounces the pending recipients of a message without another attempt: expired (reply NULL:
+ * the last reply stands), or no next hop exists (reply says so). */
+static void msg_fail_pending(struct delivery *d, const char *qid, int64_t now, const char *reply)
 {
     const struct spool_entry *e = spool_lookup(d->sp, qid);
     struct envelope env;
@@ -343,10 +352,15 @@ static void msg_expire(struct delivery *d, const char *qid, int64_t now)
         if (r->state != RCPT_PENDING)
             continue;
         r->state = RCPT_BOUNCED;
-        if (!r->last_reply[0])
-            envelope_set(&r->last_reply, "451 4.4.7 message expired before it could be delivered");
         char why[ENV_MAX_TEXT + 40];
-        snprintf(why, sizeof(why), "message expired, last reply: %s", r->last_reply);
+        if (reply) {
+            envelope_set(&r->last_reply, reply);
+            snprintf(why, sizeof(why), "%s", reply);
+        } else {
+            if (!r->last_reply[0])
+                envelope_set(&r->last_reply, "451 4.4.7 message expired before it could be delivered");
+            snprintf(why, sizeof(why), "message expired, last reply: %s", r->last_reply);
+        }
         d->st.rcpt_bounced++;
         log_result(qid, r->addr, "none", delay, "bounced", why);
     }
@@ -507,7 +521,7 @@ static void scan(struct delivery *d)
     int64_t now = now_us() / 1000000, next = INT64_MAX;
     size_t n = spool_count(d->sp), nwork = 0, cap = 0;
     char (*work)[QUEUE_ID_SIZE] = NULL;
-    enum { W_FINISH, W_EXPIRE, W_DELIVER } *kind = NULL;
+    enum { W_FINISH, W_EXPIRE, W_NOROUTE, W_DELIVER } *kind = NULL;
     unsigned slots = 0;
 
     if (d->in_scan)
@@ -539,6 +553,8 @@ static void scan(struct delivery *d)
             continue;
         if (e->due == INT64_MAX)
             k = W_FINISH;
+        else if (d->no_route)
+            k = W_NOROUTE;           /* nowhere to go: bounce now, do not wait for expiry */
         else if (e->due <= now && want > 0)
             k = W_DELIVER, want--;   /* also an expired one: it gets its last attempt */
         else if (e->due <= now && down && retry_expired(&d->cfg.retry, e->env.arrival, now))
@@ -576,8 +592,8 @@ static void scan(struct delivery *d)
             }
             continue;
         }
-        if (kind[i] == W_EXPIRE) {
-            msg_expire(d, work[i], now);
+        if (kind[i] == W_EXPIRE || kind[i] == W_NOROUTE) {
+            msg_fail_pending(d, work[i], now, kind[i] == W_NOROUTE ? d->no_route : NULL);
             continue;
         }
         struct dconn *dc = NULL;
@@ -646,6 +662,9 @@ struct delivery *delivery_new(struct event_base *base, struct spool *sp,
     d->source_addr = dup_or_null(cfg->source_addr, &oom);
     d->auth_user = dup_or_null(cfg->auth_user, &oom);
     d->auth_pass = dup_or_null(cfg->auth_pass, &oom);
+    if (cfg->no_route)
+        d->no_route = dup_or_null(cfg->no_route, &oom);
+    d->cfg.no_route = d->no_route;
     d->cfg.source_addr = d->source_addr;
     d->cfg.auth_user = d->auth_user;
     d->cfg.auth_pass = d->auth_pass;
@@ -663,6 +682,10 @@ struct delivery *delivery_new(struct event_base *base, struct spool *sp,
         snprintf(err, errlen, "out of memory");
         delivery_free(d);
         return NULL;
+    }
+    if (d->no_route) {
+        event_active(d->kick, 0, 0);
+        return d;
     }
     if (!d->host || !*d->host) {
         snprintf(err, errlen, "no next hop configured");
@@ -717,6 +740,7 @@ void delivery_free(struct delivery *d)
     free(d->helo_name);
     free(d->source_addr);
     free(d->auth_user);
+    free(d->no_route);
     if (d->auth_pass) {
         explicit_bzero(d->auth_pass, strlen(d->auth_pass));
         free(d->auth_pass);

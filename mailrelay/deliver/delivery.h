@@ -19,6 +19,13 @@
  * After a connection could not be set up at all (connect, greeting, hello), the next hop
  * counts as down for retry.base seconds: other messages wait without an attempt being
  * counted (a kick ends the wait).
+ * Drop bounces (drop_bounces): when every recipient is final and some bounced, the report is
+ * not queued but logged ("id=... bounce not sent to <sender>: ...") and the message removed;
+ * mailrelayd sets it for inbound mail, whose sender nobody verified (backscatter), unless
+ * [inside] send_bounces = yes.
+ * No route (no_route): an instance for a direction without a next hop (outbound mail without
+ * [outbound] smarthost) opens no connection; each due message's pending recipients bounce at
+ * once with that reply (a bounce of a bounce is logged and dropped), so nothing waits for ever.
  * Hold: an instance may be given a hold() function (the smarthost instance: "the tunnel is
  * down"). While it returns a reason, no connection is opened and due messages wait without
  * an attempt being counted; expired ones still bounce. The change is logged once
@@ -70,6 +77,13 @@ struct delivery_config {
     const char *auth_pass;
     const char *(*hold)(void *arg); /* non-NULL reason: wait without counting attempts */
     void *hold_arg;
+    /* every queue entry has a way out */
+    bool drop_bounces;              /* a bounce of this instance's mail is logged, not queued */
+    void (*bounce_queued)(void *arg); /* a report went into the spool for the other direction's
+                                     * instance: kick it (else it waits for its next scan) */
+    void *bounce_queued_arg;
+    const char *no_route;           /* set: there is no next hop (host unused); queued mail
+                                     * bounces at once with this reply, "554 5.x.x text" */
 };
 
 struct delivery_stats {
@@ -78,6 +92,7 @@ struct delivery_stats {
     uint64_t rcpt_bounced;
     uint64_t messages_done;         /* messages removed from the spool (all recipients final) */
     uint64_t bounces_queued;        /* DSNs put into the spool */
+    uint64_t bounces_dropped;       /* DSNs logged instead (drop_bounces) */
     int64_t last_delivery;          /* seconds since the epoch of the last 2xx; 0 = never */
     double sent_delay_sum;          /* seconds from arrival to 2xx, summed over rcpt_sent */
     unsigned connections;           /* open now */
