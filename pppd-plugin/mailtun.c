@@ -1,11 +1,14 @@
 /*
- * mailtun.c — mailtun.so, the pppd channel plugin for mailtun's PPTP client.
+ * mailtun.c — mailtun.so, the pppd channel plugin for mailtun's PPTP and L2TP client.
  *
- * mailtund holds the PPTP control connection (TCP 1723); the data path is the kernel's
- * pptp module (GRE). This plugin joins the two inside pppd:
+ * mailtund holds the control connection (PPTP on TCP 1723, or L2TP on UDP 1701); the data
+ * path is the kernel's (pptp: GRE; l2tp_ppp: L2TP data messages on mailtund's UDP socket).
+ * This plugin joins the two inside pppd:
  *   connect:  ask mailtund over its Unix socket for the call (HELLO, CALL_REQUEST ->
- *             CALL_REPLY: server, call IDs, local address), open an AF_PPPOX/PX_PROTO_PPTP
- *             socket bound to our call ID and connected to the peer's, hand it to pppd;
+ *             CALL_REPLY, lib/ipc_call.h), then open the kernel socket the call's transport
+ *             needs: AF_PPPOX/PX_PROTO_PPTP bound to our call ID and connected to the peer's,
+ *             or AF_PPPOX/PX_PROTO_OL2TP connected to the session in mailtund's tunnel;
+ *             hand it to pppd;
  *   events:   AUTH_UP, IP_UP (ifname, local, peer, MTU), IP_DOWN and EXIT go back to
  *             mailtund on the same connection, kept open for pppd's whole life;
  *   watchdog: once a second the connection is checked; if mailtund is gone (or sends an
@@ -13,8 +16,8 @@
  * Everything it says goes through pppd's own log, prefixed "mailtun: ".
  *
  * Options (privileged: root's option files or command line only): see README.md.
- * Needs: pppd 2.4.9 or 2.5.x headers (pppd_compat.h), lib/ipc.c and lib/ipc_io.c,
- * at run time the kernel modules ppp_generic, pppox, pptp.
+ * Needs: pppd 2.4.9 or 2.5.x headers (pppd_compat.h), lib/ipc.c, lib/ipc_io.c, lib/ipc_call.c,
+ * at run time the kernel modules ppp_generic, pppox and pptp or l2tp_ppp.
  */
 #include "pppd_compat.h"
 
@@ -32,6 +35,7 @@
 #include <linux/if_pppox.h>
 
 #include "ipc.h"
+#include "ipc_call.h"
 #include "ipc_io.h"
 
 #define MT_DEFAULT_SOCKET    "/run/mailtun/mailtund.sock"
@@ -62,7 +66,7 @@ static option_t mt_options[] = {
 };
 
 static int mt_ipc_fd = -1;      /* connection to mailtund, open for pppd's life */
-static int mt_pptp_fd = -1;     /* the kernel PPTP channel */
+static int mt_pptp_fd = -1;     /* the kernel channel: PPTP or PPPoL2TP */
 static int mt_watching;         /* the watchdog timer is armed */
 static int mt_exiting;          /* pppd is on its way out: report, do not act */
 static struct in_addr mt_server;
@@ -164,8 +168,7 @@ mt_watch(void *arg)
 
 /* HELLO + CALL_REQUEST, then wait for CALL_REPLY (or ERROR). 0, or -1 after logging why. */
 static int
-mt_request_call(struct in_addr *server, struct in_addr *local, int *have_local,
-                uint16_t *local_call_id, uint16_t *peer_call_id)
+mt_request_call(struct ipc_call *call)
 {
     static uint8_t buf[IPC_MAX_FRAME];
     struct ipc_builder b;
@@ -213,13 +216,10 @@ mt_request_call(struct in_addr *server, struct in_addr *local, int *have_local,
             dbglog("mailtun: ignoring %s while waiting for the call", ipc_type_name(msg.type));
             continue;
         }
-        if (ipc_get_in4(&msg, ATTR_SERVER, server) < 0 || server->s_addr == 0 ||
-            ipc_get_u16(&msg, ATTR_LOCAL_CALL_ID, local_call_id) < 0 ||
-            ipc_get_u16(&msg, ATTR_PEER_CALL_ID, peer_call_id) < 0) {
-            error("mailtun: malformed CALL_REPLY from mailtund (needs server, local and peer call ID)");
+        if (ipc_get_call(&msg, call, text, sizeof(text)) < 0) {
+            error("mailtun: malformed CALL_REPLY from mailtund: %s", text);
             return -1;
         }
-        *have_local = ipc_get_in4(&msg, ATTR_LOCAL, local) == 0 && local->s_addr != 0;
         return 0;
     }
 }
@@ -282,6 +282,41 @@ mt_open_pptp(struct in_addr local, struct in_addr server, uint16_t local_call_id
     return fd;
 }
 
+/* The kernel L2TP session: in the tunnel mailtund bound to its UDP socket (l2tp_kernel.c);
+ * connecting it with non-zero session ids creates the session there. */
+static int
+mt_open_l2tp(const struct ipc_call *call)
+{
+    struct sockaddr_pppol2tp sa;
+    int fd = socket(AF_PPPOX, SOCK_DGRAM, PX_PROTO_OL2TP);
+
+    if (fd < 0) {
+        if (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT)
+            error("mailtun: kernel module l2tp_ppp not loaded (modprobe l2tp_ppp): %m");
+        else
+            error("mailtun: cannot create PPPoL2TP socket: %m");
+        return -1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_family = AF_PPPOX;
+    sa.sa_protocol = PX_PROTO_OL2TP;
+    sa.pppol2tp.fd = -1;                /* the tunnel exists already: no socket of ours */
+    sa.pppol2tp.addr.sin_family = AF_INET;
+    sa.pppol2tp.addr.sin_addr = call->server;
+    sa.pppol2tp.addr.sin_port = htons(call->server_port);
+    sa.pppol2tp.s_tunnel = call->local_id;
+    sa.pppol2tp.s_session = call->local_session;
+    sa.pppol2tp.d_tunnel = call->peer_id;
+    sa.pppol2tp.d_session = call->peer_session;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        error("mailtun: cannot attach L2TP session %u/%u in tunnel %u/%u: %m", call->local_session,
+              call->peer_session, call->local_id, call->peer_id);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 /* ---- the channel ------------------------------------------------------------------------- */
 
 static void
@@ -301,21 +336,30 @@ mt_check_options(void)
 static int
 mt_connect(void)
 {
-    struct in_addr local = { 0 };
-    uint16_t local_call_id = 0, peer_call_id = 0;
-    int have_local = 0;
+    struct ipc_call call;
     char dev[64];
 
-    if (mt_request_call(&mt_server, &local, &have_local, &local_call_id, &peer_call_id) < 0)
+    if (mt_request_call(&call) < 0)
         return -1;
-    if (!have_local && mt_source_for(mt_server, &local) < 0)
-        return -1;
-    if ((mt_pptp_fd = mt_open_pptp(local, mt_server, local_call_id, peer_call_id)) < 0)
-        return -1;
-    slprintf(dev, sizeof(dev), "pptp:%I", mt_server.s_addr);
-    mt_set_devnam(dev);
-    notice("mailtun: call up server=%I local=%I local_call_id=%u peer_call_id=%u",
-           mt_server.s_addr, local.s_addr, local_call_id, peer_call_id);
+    mt_server = call.server;
+    if (call.kind == IPC_CALL_L2TP) {
+        if ((mt_pptp_fd = mt_open_l2tp(&call)) < 0)
+            return -1;
+        slprintf(dev, sizeof(dev), "l2tp:%I", mt_server.s_addr);
+        mt_set_devnam(dev);
+        notice("mailtun: call up transport=l2tp server=%I tunnel_id=%u peer_tunnel_id=%u "
+               "session_id=%u peer_session_id=%u", mt_server.s_addr, call.local_id, call.peer_id,
+               call.local_session, call.peer_session);
+    } else {
+        if (call.local.s_addr == 0 && mt_source_for(mt_server, &call.local) < 0)
+            return -1;
+        if ((mt_pptp_fd = mt_open_pptp(call.local, mt_server, call.local_id, call.peer_id)) < 0)
+            return -1;
+        slprintf(dev, sizeof(dev), "pptp:%I", mt_server.s_addr);
+        mt_set_devnam(dev);
+        notice("mailtun: call up server=%I local=%I local_call_id=%u peer_call_id=%u",
+               mt_server.s_addr, call.local.s_addr, call.local_id, call.peer_id);
+    }
     mt_timeout(mt_watch, NULL, MT_WATCH_SECONDS);
     mt_watching = 1;
     return mt_pptp_fd;
@@ -327,7 +371,7 @@ mt_disconnect(void)
     if (mt_pptp_fd >= 0) {
         close(mt_pptp_fd);
         mt_pptp_fd = -1;
-        info("mailtun: PPTP channel to %I closed", mt_server.s_addr);
+        info("mailtun: kernel channel to %I closed", mt_server.s_addr);
     }
 }
 

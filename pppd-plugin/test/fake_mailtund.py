@@ -4,7 +4,8 @@
 MODE: reply (OK to HELLO, then CALL_REPLY), refuse (ERROR "no uplink"), hangup (close right
 after CALL_REPLY), kick (CALL_REPLY, then ERROR "uplink address changed"), drip (an OK every
 second, never a call), silent (never answers the call request), flood (CALL_REPLY, then OK
-frames without pause until the plugin stops reading). Every frame received
+frames without pause until the plugin stops reading), l2tp (an L2TP CALL_REPLY: tunnel 101/202,
+session 303/404, LNS port 1701), l2tp-bad (one without session ids). Every frame received
 is written to LOG as "TYPE attr=value ..." (lib/ipc.h framing)."""
 import os, socket, struct, sys, time
 
@@ -68,6 +69,17 @@ with open(log, "w") as f:
                 time.sleep(40); break
             if mode == "refuse":
                 c.sendall(frame(3, [(1, b"no uplink")])); continue
+            if mode == "l2tp":
+                c.sendall(frame(11, [(15, b"l2tp"), (4, socket.inet_aton("127.0.0.1")),
+                                     (8, socket.inet_aton("127.0.0.1")),
+                                     (5, struct.pack(">H", 101)), (6, struct.pack(">H", 202)),
+                                     (16, struct.pack(">H", 303)), (17, struct.pack(">H", 404)),
+                                     (18, struct.pack(">H", 1701)), (19, struct.pack(">H", 40000))]))
+                continue
+            if mode == "l2tp-bad":          # session ids missing
+                c.sendall(frame(11, [(15, b"l2tp"), (4, socket.inet_aton("127.0.0.1")),
+                                     (5, struct.pack(">H", 101)), (6, struct.pack(">H", 202))]))
+                continue
             c.sendall(frame(11, [(4, socket.inet_aton("127.0.0.1")), (5, struct.pack(">H", 4711)),
                                  (6, struct.pack(">H", 815)), (8, socket.inet_aton("127.0.0.1"))]))
             if mode == "hangup":

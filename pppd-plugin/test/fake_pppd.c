@@ -5,8 +5,9 @@
  * Steps: options SOCKET | timeout SECONDS | connect | auth_up | ip_up | ip_down | watch | exit CODE
  * Like pppd, SIGTERM only sets got_sigterm (the handler does not restart system calls).
  * Every pppd log call prints "LEVEL: text" on stdout; lcp_close prints "lcp_close: reason".
- * With FAKE_PPTP=1 the kernel PPTP socket is faked (socket/bind/connect interposed) so the
- * steps after a successful connect can run on a host without the pptp module.
+ * With FAKE_PPTP=1 the kernel PPTP or PPPoL2TP socket is faked (socket/bind/connect
+ * interposed) so the steps after a successful connect can run on a host without the pptp
+ * or l2tp_ppp module.
  */
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -132,6 +133,14 @@ int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
     if (fd >= 0 && fd == fake_fd) {
         const struct sockaddr_pppox *p = (const void *)sa;
+        if (p->sa_protocol == PX_PROTO_OL2TP) {
+            const struct sockaddr_pppol2tp *l = (const void *)sa;
+            printf("l2tp connect: tunnel=%u/%u session=%u/%u server=%s:%u fd=%d len_ok=%d\n",
+                   l->pppol2tp.s_tunnel, l->pppol2tp.d_tunnel, l->pppol2tp.s_session,
+                   l->pppol2tp.d_session, inet_ntoa(l->pppol2tp.addr.sin_addr),
+                   ntohs(l->pppol2tp.addr.sin_port), l->pppol2tp.fd, len == sizeof(*l));
+            return 0;
+        }
         printf("pptp connect: call_id=%u addr=%s\n", p->sa_addr.pptp.call_id, inet_ntoa(p->sa_addr.pptp.sin_addr));
         return 0;
     }

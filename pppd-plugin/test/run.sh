@@ -113,5 +113,24 @@ n=$(grep -c "dbglog: mailtun: ignoring OK from mailtund" "$T/p.log")
 has "relative socket path refused" "mailtun-socket must be an absolute path" "$T/p.log"
 [ $rc -eq 2 ] && echo "ok: option error exit 2" || { echo "FAIL: option error exit $rc"; FAILS=$((FAILS+1)); }
 
+# 6. an L2TP call: the PPPoL2TP socket with both tunnel and both session ids, the LNS's
+#    address; on a host without l2tp_ppp the real socket fails with the module named
+daemon l2tp
+"$T/fake_pppd" "$SO" options "$T/sock" connect exit 16 > "$T/p.log"; wait
+if grep -q "connect: -1" "$T/p.log"; then
+    has "missing l2tp_ppp named" "mailtun: kernel module l2tp_ppp not loaded (modprobe l2tp_ppp)" "$T/p.log"
+else
+    has "l2tp call up logged" "mailtun: call up transport=l2tp server=127.0.0.1 tunnel_id=101 peer_tunnel_id=202 session_id=303 peer_session_id=404" "$T/p.log"
+fi
+daemon l2tp
+FAKE_PPTP=1 "$T/fake_pppd" "$SO" options "$T/sock" connect auth_up exit 16 > "$T/p.log"; wait
+has "l2tp session socket" "l2tp connect: tunnel=101/202 session=303/404 server=127.0.0.1:1701 fd=-1 len_ok=1" "$T/p.log"
+has "l2tp call up logged" "notice: mailtun: call up transport=l2tp server=127.0.0.1 tunnel_id=101 peer_tunnel_id=202 session_id=303 peer_session_id=404" "$T/p.log"
+if grep -q "pptp bind\|pptp connect" "$T/p.log"; then echo "FAIL: a PPTP socket for an L2TP call"; FAILS=$((FAILS+1));
+else echo "ok: no PPTP socket for an L2TP call"; fi
+daemon l2tp-bad
+FAKE_PPTP=1 "$T/fake_pppd" "$SO" options "$T/sock" connect > "$T/p.log"; wait
+has "incomplete L2TP call refused" "mailtun: malformed CALL_REPLY from mailtund: L2TP CALL_REPLY without non-zero tunnel ids, session ids and server port" "$T/p.log"
+
 [ $FAILS -eq 0 ] && { echo "PASS: plugin"; exit 0; }
 echo "FAIL: $FAILS check(s)"; exit 1
