@@ -361,6 +361,12 @@ static void on_message(struct l2tp_ctrl *c, enum l2tp_decode_status st, const ch
 		return;
 	}
 	if (st == L2TP_DEC_UNKNOWN_MANDATORY) {
+		/* An SCCRP we refuse still told us where to send the StopCCN that says why. */
+		if (in->type == L2TP_SCCRP && c->call.peer_tunnel_id == 0 &&
+		    (in->present & L2TP_AVP_BIT(L2TP_AVP_TUNNEL_ID)) && in->tunnel_id != 0) {
+			c->call.peer_tunnel_id = in->tunnel_id;
+			l2tp_rel_set_tunnel(&c->rel, in->tunnel_id);
+		}
 		stopf(c, L2TP_STOP_GENERAL_ERROR, L2TP_ERR_UNKNOWN_M, "LNS sent %s", why);
 		return;
 	}
@@ -432,13 +438,15 @@ void l2tp_ctrl_input(struct l2tp_ctrl *c, const void *buf, size_t len, uint64_t 
 	st = l2tp_decode(buf, len, &secret, &c->msg, why);
 	if (st == L2TP_DEC_MALFORMED) {
 		c->dropped++;
+		snprintf(c->last_drop, sizeof(c->last_drop), "%s", why);
 		log_debug("l2tp dropped datagram from the LNS: %s", why);
 		return;
 	}
 	if (c->msg.hdr.tunnel_id != c->cfg.tunnel_id) {
 		c->dropped++;
-		log_debug("l2tp dropped %s for tunnel %u, ours is %u", l2tp_msg_name(c->msg.type),
-			  c->msg.hdr.tunnel_id, c->cfg.tunnel_id);
+		snprintf(c->last_drop, sizeof(c->last_drop), "%s for tunnel %u, ours is %u",
+			 l2tp_msg_name(c->msg.type), c->msg.hdr.tunnel_id, c->cfg.tunnel_id);
+		log_debug("l2tp dropped %s", c->last_drop);
 		return;
 	}
 	c->last_rx_ms = now_ms;
@@ -452,6 +460,9 @@ void l2tp_ctrl_input(struct l2tp_ctrl *c, const void *buf, size_t len, uint64_t 
 	case L2TP_RX_DUPLICATE:
 	case L2TP_RX_FUTURE:
 		c->dropped++;
+		snprintf(c->last_drop, sizeof(c->last_drop), "%s with Ns %u, expected %u (%s)",
+			 l2tp_msg_name(c->msg.type), c->msg.hdr.ns, c->rel.nr_next,
+			 (int16_t)(c->msg.hdr.ns - c->rel.nr_next) < 0 ? "duplicate" : "from the future");
 		break;
 	}
 	after_event(c);
@@ -475,12 +486,13 @@ void l2tp_ctrl_tick(struct l2tp_ctrl *c, uint64_t now_ms)
 	}
 	if (c->deadline_ms != 0 && now_ms >= c->deadline_ms) {
 		c->deadline_ms = 0;
-		if (c->tunnel == L2TP_TUN_WAIT_CTL_REPLY)
-			stopf(c, L2TP_STOP_GENERAL, 0, "no SCCRP within %u s (%llu datagrams dropped)",
-			      c->cfg.setup_timeout_ms / 1000, (unsigned long long)c->dropped);
-		else if (c->session == L2TP_SES_WAIT_REPLY)
-			stopf(c, L2TP_STOP_GENERAL, 0, "no ICRP within %u s (%llu datagrams dropped)",
-			      c->cfg.setup_timeout_ms / 1000, (unsigned long long)c->dropped);
+		const char *what = c->tunnel == L2TP_TUN_WAIT_CTL_REPLY ? "SCCRP" :
+				   c->session == L2TP_SES_WAIT_REPLY ? "ICRP" : NULL;
+		if (what && c->dropped)
+			stopf(c, L2TP_STOP_GENERAL, 0, "no %s within %u s (%llu datagrams dropped, last: %s)",
+			      what, c->cfg.setup_timeout_ms / 1000, (unsigned long long)c->dropped, c->last_drop);
+		else if (what)
+			stopf(c, L2TP_STOP_GENERAL, 0, "no %s within %u s", what, c->cfg.setup_timeout_ms / 1000);
 	}
 	if (c->tunnel == L2TP_TUN_ESTABLISHED && !c->hello_outstanding && c->cfg.hello_interval_ms &&
 	    now_ms - c->last_rx_ms >= c->cfg.hello_interval_ms) {

@@ -109,6 +109,7 @@ struct l2tp_ctrl {
 	char peer_host[L2TP_NAME_MAX + 1];
 	uint32_t accm_send, accm_recv;
 	uint64_t dropped;          /* malformed, misaddressed, duplicate or early datagrams */
+	char last_drop[L2TP_REASON_LEN];   /* why the last one was dropped, for timeout reasons */
 	char pending_reason[L2TP_CTRL_REASON_LEN];
 	char reason[L2TP_CTRL_REASON_LEN];
 	struct l2tp_msg msg;       /* decode and encode scratch: keeps 4 KB off the stack */
