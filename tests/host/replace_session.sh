@@ -10,7 +10,9 @@
 #      SIGKILL — and leaves the address and route of the old one alone, within about a second;
 #   2. old session dead (no answer): the new session's "pppd" lives, the address is taken off the
 #      old interface, after the 1 s echo timeout;
-#   3. no old session: nothing done, at once.
+#   3. no old session: nothing done, at once;
+#   4. the same refusal for a session xl2tpd serves (pppd's parent named xl2tpd: L2TP customers);
+#   5. a pppd neither pptpd nor xl2tpd started: the hook stays out, even with a live old session.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HOOK=$ROOT/conf/provider/ip-pre-up.d/pptpd-replace-session
@@ -42,11 +44,13 @@ ip -n $P link set lo up; ip -n $C link set lo up
 # A stand-in for pptpd's pptpctrl and the new session's pppd (the names are what the hook checks).
 mkdir -p "$work/bin"
 cp "$(command -v sleep)" "$work/bin/pppd"
-printf '#!/bin/sh\n"%s" 300 &\necho $! >"%s"\nwait\n' "$work/bin/pppd" "$work/pppd.pid" >"$work/bin/pptpctrl"
-chmod 755 "$work/bin/pptpctrl"
+for parent in pptpctrl xl2tpd other; do
+    printf '#!/bin/sh\n"%s" 300 &\necho $! >"%s"\nwait\n' "$work/bin/pppd" "$work/pppd.pid" >"$work/bin/$parent"
+    chmod 755 "$work/bin/$parent"
+done
 new_session() {
     rm -f "$work/pppd.pid"
-    "$work/bin/pptpctrl" & CTRL=$!
+    "$work/bin/${1:-pptpctrl}" & CTRL=$!
     for _ in $(seq 50); do [ -s "$work/pppd.pid" ] && break; sleep 0.05; done
     PPPD=$(cat "$work/pppd.pid")
 }
@@ -87,3 +91,24 @@ run_hook
 kill -0 "$PPPD" 2>/dev/null || fail "no old session: the new session's pppd was killed"
 [ "$HOOK_RC" = 0 ] && [ "$HOOK_MS" -lt 900 ] || fail "no old session: exit $HOOK_RC after $HOOK_MS ms"
 ok "no old session: nothing done ($HOOK_MS ms)"
+
+# 4. xl2tpd's sessions: the old one alive again (the customer's end answers), refused
+ip -n $C addr add $FIXED peer $LOCAL/32 dev rsold1
+ip -n $P addr add $LOCAL peer $FIXED/32 dev rsold0 2>/dev/null
+ip -n $C link set rsold1 up; ip -n $P link set rsold0 up
+[ "$(route_dev)" = rsold0 ] || fail "set-up of 4: no route to $FIXED via rsold0"
+kill -9 "$CTRL" "$PPPD" 2>/dev/null; wait "$CTRL" 2>/dev/null
+new_session xl2tpd
+run_hook
+sleep 0.2
+kill -0 "$PPPD" 2>/dev/null && fail "xl2tpd session, old one alive: the new session's pppd still runs (hook exit $HOOK_RC)"
+[ "$(route_dev)" = rsold0 ] || fail "xl2tpd session, old one alive: the route moved to '$(route_dev)'"
+wait "$CTRL" 2>/dev/null; CTRL= PPPD=
+ok "xl2tpd session, old one alive: refused as for pptpd (hook $HOOK_MS ms, exit $HOOK_RC)"
+
+# 5. not a pptpd or xl2tpd session: left alone
+new_session other
+run_hook
+kill -0 "$PPPD" 2>/dev/null || fail "a pppd of another parent was killed by the hook"
+[ "$HOOK_RC" = 0 ] && [ "$HOOK_MS" -lt 900 ] || fail "another parent: exit $HOOK_RC after $HOOK_MS ms"
+ok "a pppd neither pptpd nor xl2tpd started: hook stays out ($HOOK_MS ms)"

@@ -278,6 +278,39 @@ EOF
     lab_log "provider: pptpd on $LAB_PPTP_SERVER:1723 (${LAB_CONF#"$LAB_SRC"/}/pptpd.conf), pppd log provider-pppd.log"
 }
 
+# lab_l2tp_modules — the kernel's L2TP data path (l2tp_core, l2tp_ppp; this kernel has no
+# separate l2tp_netlink module), for xl2tpd's kernel mode and mailtund's tunnel.
+lab_l2tp_modules() {
+    modprobe -a l2tp_core l2tp_ppp || lab_fail "modprobe l2tp_core l2tp_ppp failed"
+}
+
+# lab_provider_xl2tpd_up — Debian's xl2tpd as the provider's LNS in the provider namespace
+# with conf/provider/l2tp/ installed where a provider would put it (/etc/xl2tpd/xl2tpd.conf,
+# /etc/ppp/options.xl2tpd, /etc/ppp/chap-secrets, the replace hook in /etc/ppp/ip-pre-up.d/).
+# The lab only appends logging to options.xl2tpd (pppd log: <results>/provider-pppd.log) and
+# gives xl2tpd its own pid and control files; its log is xl2tpd.out.
+lab_provider_xl2tpd_up() {
+    lab_l2tp_modules
+    mkdir -p /etc/xl2tpd /var/run/xl2tpd
+    install -m 644 "$LAB_CONF/l2tp/xl2tpd.conf" /etc/xl2tpd/xl2tpd.conf || lab_fail "cannot install $LAB_CONF/l2tp/xl2tpd.conf"
+    install -m 600 "$LAB_CONF/chap-secrets" /etc/ppp/chap-secrets || lab_fail "cannot install $LAB_CONF/chap-secrets"
+    if [ "${LAB_PACKAGES:-}" != 1 ]; then
+        install -m 755 "$LAB_CONF/ip-pre-up.d/pptpd-replace-session" /etc/ppp/ip-pre-up.d/ ||
+            lab_fail "cannot install $LAB_CONF/ip-pre-up.d/pptpd-replace-session"
+    fi
+    { cat "$LAB_CONF/l2tp/options.xl2tpd"
+      echo "# lab additions"
+      echo "logfile $LAB_RESULTS/provider-pppd.log"
+      echo "debug"
+      echo "noipv6          # the lab kernel has no IPv6"
+    } >/etc/ppp/options.xl2tpd
+    command -v xl2tpd >/dev/null || lab_skip "xl2tpd is not installed (tests/deps.sh)"
+    lab_spawn $LAB_NS_PROVIDER xl2tpd xl2tpd -D -c /etc/xl2tpd/xl2tpd.conf -p "$LAB_RUN/xl2tpd.pid" \
+        -C "$LAB_RUN/l2tp-control"
+    lab_wait_line 10 "xl2tpd listening" "$LAB_RESULTS/xl2tpd.out" '*Listening on IP address*'
+    lab_log "provider: xl2tpd on $LAB_PPTP_SERVER:1701 (${LAB_CONF#"$LAB_SRC"/}/l2tp/xl2tpd.conf), pppd log provider-pppd.log"
+}
+
 # lab_provider_postfix_up — the provider MTA: a Postfix instance in the provider namespace,
 # config dir $LAB_RUN/provider-postfix (paths templated), listening on 203.0.113.25 and
 # 192.0.2.1, relaying example.net through conf/provider/postfix's transport map to
