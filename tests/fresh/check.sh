@@ -11,7 +11,8 @@
 #   make -j2      with libevent-dev removed: installs it again before the first compiler runs
 #
 # Prints each command's closing line and wall time, then its own "N passed, N failed" line;
-# full logs in $B/fresh-logs/ (B defaults to build). The root is removed on every exit.
+# full logs in $B/fresh-logs/ (B defaults to build; the root's test-logs/ and lab-results/ are
+# copied there too). The root is removed on every exit.
 # It checks HEAD: uncommitted changes are not in `git archive`.
 #
 # Environment: FRESH_KEEP=1 keeps the root (path printed) for a look inside; FRESH_TMP is the
@@ -80,6 +81,8 @@ check_line="make check: exit $rc, ${secs} s: $last"
 preventable=$(grep '^SKIP .*tests/deps\.sh' "$logs/check.log")
 [ -z "$preventable" ] && verdict skips ok "make check: no skip that tests/deps.sh could have prevented" ||
     verdict skips fail "make check skipped for packages tests/deps.sh installs: $(echo $preventable)"
+# The root goes away at the end: keep what explains a failure.
+cp -a "$dir/root/mailtun/build/test-logs" "$dir/root/mailtun/build/lab-results" "$logs/" 2>/dev/null
 
 step deps 'make deps'
 if [ "$rc" = 0 ] && [ "$(cat "$logs/deps.log")" = "deps: all packages present" ]; then
