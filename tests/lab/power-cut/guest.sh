@@ -67,6 +67,7 @@ domains = example.net
 provider_networks = 127.0.0.1/32
 lan_networks = 127.0.0.2/32
 spool = $sp
+tls_dir = /spool/tls
 user = nobody
 control_socket = $LAB_RUN/relayd.sock
 mailtund_socket = $LAB_RUN/no-mailtund.sock
@@ -85,6 +86,7 @@ smarthost = 127.0.0.1:2627
 require_tls = no
 EOC
 
+# mailrelayd's own STARTTLS key (the provider pins it) lives on the cut disk too: tls_dir.
 # mailrelayd first: its recovery is what a cut during recovery must hit.
 ev relay-start
 "$build/mailrelay/mailrelayd" -f -c "$conf" >>"$R/relay.log" 2>&1 </dev/null &

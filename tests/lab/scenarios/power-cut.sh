@@ -6,7 +6,8 @@
 # Runs on the host (boot.sh execs it because of the line above) and boots
 # tests/lab/power-cut/guest.sh in user-mode-linux once per round, all rounds on one ext4
 # image (the guest's /dev/ubdb, a file on the host). In each round mailrelayd recovers what
-# the last cut left, a generator pushes mail without pause (5 inbound sessions to the fixed
+# the last cut left (its own STARTTLS key, which the provider pins, is on that disk too and
+# must never change), a generator pushes mail without pause (5 inbound sessions to the fixed
 # address's listener, 2 outbound sessions from the LAN to the smarthost), a sink plays the
 # inside server and the smarthost, and tests/lab/power-cut/pc.py cut kills the whole UML
 # process group with SIGKILL at a random moment: the guest's page cache is gone, its disk
@@ -133,6 +134,12 @@ for mode in $modes; do
     done
     echo "power-cut: $mode mailtund: started in $started boots after a cut (with the pid file of a dead one there $pidf times, its socket $sock times), refused in $refused"
     [ $refused = 0 ] || { grep -h 'fatal\|another mailtund holds\|cannot' "$d"/boot-*/mailtund.log; status=1; }
+    # mailrelayd's own TLS key, made once on the cut disk: the provider pins it, so no cut may
+    # change it (or damage it: mailrelayd would refuse to start and the drain above fails).
+    keys=$(sed -n 's/.*tls own key.* pkey-sha256=\([0-9A-F:]*\).*/\1/p' "$d"/boot-*/relay.log | sort -u | wc -l)
+    made=$(cat "$d"/boot-*/relay.log | grep -c 'tls own key created')
+    echo "power-cut: $mode mailrelayd's own TLS key: $keys key over all boots, created $made time(s)"
+    [ "$keys" = 1 ] && [ "$made" -le 1 ] || { echo "power-cut: FAIL: mailrelayd's own TLS key changed across power cuts"; status=1; }
     out=$($PC tally --dir "$d" --expect $expect); rc=$?
     echo "$out" | sed "1s/^power-cut:/power-cut ($mode$([ $expect = loss ] && echo ', NO FSYNC')):/"
     [ $rc = 0 ] || status=1
