@@ -16,6 +16,7 @@ struct pptp_transport {
     struct pptp_conn *conn;
     struct transport_events ev;
     struct pptp_call_info call;
+    struct in_addr server;          /* the plugin's GRE peer (CALL_REPLY's server) */
     int call_up;
 };
 
@@ -32,6 +33,7 @@ static void on_established(void *arg, const struct pptp_call_info *call)
         return;
     }
     p->call_up = 1;
+    tc.ipc.server = p->server;
     tc.ipc.local_id = call->local_call_id;
     tc.ipc.peer_id = call->peer_call_id;
     snprintf(tc.desc, sizeof(tc.desc), "call_id=%u peer_call_id=%u speed=%u", call->local_call_id,
@@ -68,6 +70,7 @@ static struct transport *pptp_dial(struct event_base *base, const struct tunnel_
     }
     p->base.ops = &pptp_transport;
     p->ev = *ev;
+    p->server = conf->server;
     pev.arg = p;
     pptp_ctrl_config_defaults(&pc);
     snprintf(pc.hostname, sizeof(pc.hostname), "%s", conf->hostname);

@@ -50,6 +50,12 @@ t, attrs = mtipc.recv_frame(s)
 if t != mtipc.CALL_REPLY:
     print("fake_pppd: no call: %r" % (attrs,), file=sys.stderr)
     sys.exit(19)
+# as mailtun.so does: a call without a server address (the GRE peer) is no call
+srv = mtipc.attr(attrs, mtipc.A_SERVER)
+if not srv or len(srv) != 4 or srv == b"\0\0\0\0" or not mtipc.attr(attrs, mtipc.A_LOCAL_CALL_ID) \
+        or not mtipc.attr(attrs, mtipc.A_PEER_CALL_ID):
+    print("fake_pppd: malformed CALL_REPLY (needs server, local and peer call ID): %r" % (attrs,), file=sys.stderr)
+    sys.exit(8)
 print("fake_pppd: call peer_call_id=%d" % int.from_bytes(mtipc.attr(attrs, mtipc.A_PEER_CALL_ID), "big"),
       file=sys.stderr)
 stop = False
