@@ -19,6 +19,8 @@
 # parent of the root (default /var/tmp); FRESH_CMD runs that one shell command in the root
 # instead of the four above (development); FRESH_SOURCES, FRESH_CACHE, FRESH_CACHE_DAYS: root.sh.
 set -u
+# All of it in one function, read whole before it runs: the tree may change under a long run.
+main() {
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 . tests/fresh/root.sh
@@ -106,3 +108,5 @@ echo "fresh-check: $check_line"
 echo "fresh-check: logs in $logs; whole run $((SECONDS - t0)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
+}
+main "$@"; exit
