@@ -6,7 +6,8 @@
 #            0700, never through a planted symlink, never into a symlinked directory
 #   plugin   plugin messages from a non-root process holding pppd's pid are refused; an
 #            ip-up naming the uplink or a non-ppp device is refused
-#   late     an ip-up arriving after SIGTERM does not bring the link up: mailtund stops
+#   late     an ip-up arriving after a failure (back-off) or after SIGTERM does not bring the
+#            link up; after SIGTERM mailtund stops
 set -u
 . "$(dirname "$0")/lib/common.sh"
 PEERS=$ROOT/tests/host/peers
@@ -85,9 +86,19 @@ for dev in "vc$$" lo; do
     stop_mailtund
 done
 
-# --- ip-up after SIGTERM (item 11) ---------------------------------------------------------
+# --- ip-up after a failure: the set-up timeout (2 x connect_timeout) fails the attempt and
+# stops pppd, whose ip-up then arrives in back-off (item 11) -----------------------------------
 : >"$work/mailtund.log"
 printf 'FAKE_PPP_IFNAME=ppp-fake\nFAKE_PPP_IPUP_ON_TERM=1\n' >"$work/fake_pppd.conf"
+start_mailtund
+wait_for 20 "late ip-up in back-off" grep -q 'plugin event ignored .*type=PPP_IP_UP state=backoff' "$work/mailtund.log"
+grep -q "tunnel state backoff -> up" "$work/mailtund.log" && fail "late ip-up moved backoff -> up"
+inc ip route show table 1723 2>/dev/null | grep -q . && fail "table 1723 routed after a late ip-up: $(inc ip route show table 1723)"
+ok "late ip-up after a failed attempt ignored: $(grep -o 'plugin event ignored .*state=backoff[^"]*' "$work/mailtund.log" | head -n 1)"
+stop_mailtund
+
+# --- ip-up after SIGTERM (item 11) ---------------------------------------------------------
+: >"$work/mailtund.log"
 start_mailtund
 wait_for 10 "call handed to pppd" grep -q "call handed to pppd" "$work/mailtund.log"
 kill -TERM "$daemon"
