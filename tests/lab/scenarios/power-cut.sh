@@ -69,6 +69,15 @@ fi
 
 rm -rf "$top"
 mkdir -p "$top"
+# A guest leads its own session: if this script is stopped, cut the running one too.
+cleanup() {
+    local p
+    for p in "$top"/*/pid; do
+        [ -s "$p" ] && kill -KILL -- -"$(cat "$p")" 2>/dev/null
+    done
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 kinds=(commit fill recovery delivery commit)
 t0=$SECONDS
 status=0
