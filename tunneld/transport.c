@@ -11,6 +11,8 @@ const struct transport_ops *transport_find(const char *name)
         return &pptp_transport;
     if (strcmp(name, "l2tp") == 0)
         return &l2tp_transport;
+    if (strcmp(name, "l2tp-ipsec") == 0)
+        return &l2tp_ipsec_transport;
     return NULL;
 }
 

@@ -10,6 +10,7 @@
  *
  *   pptp  RFC 2637 over TCP 1723, kernel GRE (pptp/)
  *   l2tp  RFC 2661 over UDP 1701, kernel l2tp_ppp (l2tp/)
+ *   l2tp-ipsec  the same inside a transport-mode IPsec SA that charon sets up (ipsec/)
  */
 #ifndef MAILTUN_TRANSPORT_H
 #define MAILTUN_TRANSPORT_H
@@ -70,8 +71,9 @@ struct transport {
 
 extern const struct transport_ops pptp_transport;
 extern const struct transport_ops l2tp_transport;
+extern const struct transport_ops l2tp_ipsec_transport;
 
-/* "pptp", "l2tp"; NULL for anything else. */
+/* "pptp", "l2tp", "l2tp-ipsec"; NULL for anything else. */
 const struct transport_ops *transport_find(const char *name);
 /* The control port to dial: conf->port, or the transport's standard one. */
 uint16_t transport_port(const struct transport_ops *ops, const struct tunnel_conf *conf);

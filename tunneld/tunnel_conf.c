@@ -2,6 +2,7 @@
  * tunnel_conf.c — the declared keys of [tunnel] (see tunnel_conf.h).
  */
 #include "tunnel_conf.h"
+#include "ipsec_sa.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -12,12 +13,27 @@
 
 const struct conf_key tunnel_conf_keys[] = {
     K("transport", CONF_STRING, "pptp", NULL, transport, 0, 0, 0,
-      "protocol to the provider's server: pptp (TCP 1723 + GRE) or l2tp (UDP 1701)"),
+      "protocol to the provider's server: pptp (TCP 1723 + GRE), l2tp (UDP 1701) or l2tp-ipsec "
+      "(L2TP inside an IPsec SA set up by strongSwan's charon: crosses NATs, strong crypto)"),
     K("server", CONF_IPV4, NULL, NULL, server, 0, 0, 1, "the provider's PPTP or L2TP server (IPv4 address)"),
     K("port", CONF_INT, "0", NULL, port, 0, 65535, 0,
       "control port of the server; 0: the transport's own (PPTP 1723, L2TP 1701)"),
     K("l2tp_secret", CONF_STRING, NULL, NULL, l2tp_secret, 0, 0, 0,
       "L2TP tunnel secret (tunnel authentication, hidden AVPs); unset: none, as most LNS run"),
+    K("ipsec_socket", CONF_STRING, "unix:///var/run/charon.vici", NULL, ipsec_socket, 0, 0, 0,
+      "l2tp-ipsec: strongSwan charon's VICI socket"),
+    K("ipsec_id", CONF_STRING, NULL, NULL, ipsec_id, 0, 0, 0,
+      "l2tp-ipsec: our IKE identity, as in the provider's secrets (e.g. customer1@example.net)"),
+    K("ipsec_remote_id", CONF_STRING, NULL, NULL, ipsec_remote_id, 0, 0, 0,
+      "l2tp-ipsec: the provider's IKE identity (e.g. vpn.example.com); unset: any with the key"),
+    K("ipsec_psk_file", CONF_PATH, NULL, NULL, ipsec_psk_file, 0, 0, 0,
+      "l2tp-ipsec: file holding the pre-shared key (one line, root-owned, mode 600)"),
+    K("ipsec_ike_version", CONF_INT, "2", NULL, ipsec_ike_version, 1, 2, 0,
+      "l2tp-ipsec: 2 (IKEv2), or 1 for provider boxes that only speak IKEv1"),
+    K("ipsec_proposals", CONF_STRING, "aes256gcm16-prfsha384-curve25519,aes256gcm16-prfsha256-ecp256", NULL,
+      ipsec_proposals, 0, 0, 0, "l2tp-ipsec: IKE proposals offered, strongest first (strongSwan syntax)"),
+    K("ipsec_esp_proposals", CONF_STRING, "aes256gcm16-curve25519,aes256gcm16-ecp256", NULL,
+      ipsec_esp_proposals, 0, 0, 0, "l2tp-ipsec: ESP proposals offered, strongest first"),
     K("user", CONF_STRING, NULL, NULL, user, 0, 0, 1,
       "MS-CHAPv2 user name; its secret is in /etc/ppp/chap-secrets"),
     K("remotename", CONF_STRING, "provider", NULL, remotename, 0, 0, 0,
@@ -74,10 +90,27 @@ int tunnel_conf_load(const char *path, struct tunnel_conf *c, char err[CONF_ERR_
     memset(c, 0, sizeof(*c));
     if (conf_load(path, tunnel_conf_keys, tunnel_conf_nkeys, tunnel_conf_foreign, c, 0, err) != 0)
         return -1;
-    if (c->transport && strcmp(c->transport, "pptp") != 0 && strcmp(c->transport, "l2tp") != 0) {
-        snprintf(err, CONF_ERR_LEN, "%s: [tunnel] transport: '%s' is neither pptp nor l2tp", path,
+    if (c->transport && strcmp(c->transport, "pptp") != 0 && strcmp(c->transport, "l2tp") != 0 &&
+        strcmp(c->transport, "l2tp-ipsec") != 0) {
+        snprintf(err, CONF_ERR_LEN, "%s: [tunnel] transport: '%s' is not pptp, l2tp or l2tp-ipsec", path,
                  c->transport);
         return -1;
+    }
+    if (c->transport && strcmp(c->transport, "l2tp-ipsec") == 0) {
+        char why[160];
+
+        if (!c->ipsec_id || !c->ipsec_psk_file) {
+            snprintf(err, CONF_ERR_LEN, "%s: [tunnel] transport l2tp-ipsec needs ipsec_id and ipsec_psk_file",
+                     path);
+            return -1;
+        }
+        if (ipsec_param_check("ipsec_id", c->ipsec_id, why, sizeof(why)) < 0 ||
+            (c->ipsec_remote_id && ipsec_param_check("ipsec_remote_id", c->ipsec_remote_id, why, sizeof(why)) < 0) ||
+            ipsec_param_check("ipsec_proposals", c->ipsec_proposals, why, sizeof(why)) < 0 ||
+            ipsec_param_check("ipsec_esp_proposals", c->ipsec_esp_proposals, why, sizeof(why)) < 0) {
+            snprintf(err, CONF_ERR_LEN, "%s: [tunnel] %s", path, why);
+            return -1;
+        }
     }
     return 0;
 }

@@ -11,10 +11,18 @@
 #include "config.h"
 
 struct tunnel_conf {
-    char *transport;                /* "pptp" or "l2tp" (transport.h) */
+    char *transport;                /* "pptp", "l2tp" or "l2tp-ipsec" (transport.h) */
     struct in_addr server;          /* the provider's PPTP or L2TP server */
     long port;                      /* its control port; 0: the transport's own */
     char *l2tp_secret;              /* L2TP tunnel secret, optional */
+    char *ipsec_socket;             /* l2tp-ipsec: charon's VICI socket */
+    char *ipsec_id;                 /* l2tp-ipsec: our IKE identity */
+    char *ipsec_remote_id;          /* l2tp-ipsec: the provider's, optional */
+    char *ipsec_psk_file;           /* l2tp-ipsec: root-only file with the pre-shared key */
+    long ipsec_ike_version;         /* 2, or 1 for old provider boxes */
+    char *ipsec_proposals;          /* IKE proposals, comma-separated */
+    char *ipsec_esp_proposals;      /* ESP proposals, comma-separated */
+    long l2tp_local_port;           /* not a key: the port l2tp-ipsec's SA covers, per dial */
     char *user;                     /* MS-CHAPv2 name; secret in /etc/ppp/chap-secrets */
     char *remotename;               /* provider's name in chap-secrets */
     struct in_addr fixed_address;   /* the address IPCP must give us */

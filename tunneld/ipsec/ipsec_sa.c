@@ -280,6 +280,9 @@ struct ipsec_sa *ipsec_sa_start(struct event_base *base, const struct ipsec_para
     list1(&b, "proposals", p->proposals);
     vici_kv(&b, "dpd_delay", "10s");
     vici_kv(&b, "unique", "replace");
+    /* Never MOBIKE: the fixed address on pppN is a new local address once the tunnel is up,
+     * and moving the SA onto it would put the tunnel inside itself (seen in the lab). */
+    vici_kv(&b, "mobike", "no");
     vici_section(&b, "local");
     vici_kv(&b, "auth", "psk");
     vici_kv(&b, "id", p->local_id);

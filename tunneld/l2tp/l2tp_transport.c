@@ -190,6 +190,15 @@ static int open_socket(struct l2tp_transport *p, char *err, size_t errlen)
         snprintf(err, errlen, "UDP socket: %s", strerror(errno));
         return -1;
     }
+    /* l2tp-ipsec chose the port its SA covers: L2TP must leave from exactly that one. */
+    if (p->local_port) {
+        struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(p->local_port) };
+
+        if (bind(p->fd, (struct sockaddr *)&me, sizeof(me)) < 0) {
+            snprintf(err, errlen, "UDP bind to port %u: %s", p->local_port, strerror(errno));
+            return -1;
+        }
+    }
     /* Connected: the kernel hands us only the LNS's datagrams, and the kernel tunnel uses
      * this socket's addresses for the data messages. */
     if (connect(p->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
@@ -225,6 +234,7 @@ static struct transport *l2tp_dial(struct event_base *base, const struct tunnel_
     p->fd = p->kfd = -1;
     p->server = conf->server;
     p->server_port = transport_port(&l2tp_transport, conf);
+    p->local_port = (uint16_t)conf->l2tp_local_port;
     hooks.arg = p;
 
     l2tp_ctrl_config_defaults(&cfg);
