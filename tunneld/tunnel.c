@@ -40,7 +40,9 @@ struct tunnel {
     struct routes *routes;
     enum tunnel_state state;
 
-    const struct transport_ops *tp;     /* pptp or l2tp: the supervisor knows no more */
+    const struct transport_ops *tp;     /* pptp, l2tp, l2tp-ipsec: the supervisor knows no more */
+    int auto_mode;                      /* transport = auto: tp may change between dials */
+    char auto_why[160];                 /* why auto uses tp now */
     struct transport *conn;             /* this dial's control connection */
     struct transport_call call;
     int call_up;
@@ -191,6 +193,17 @@ static long backoff_ms(struct tunnel *t)
     return ms - ms / 4 + (long)(r % (uint32_t)(ms / 2 + 1));
 }
 
+/* transport = auto on L2TP/IPsec that keeps failing: maybe GRE crosses again (another line). */
+static void auto_after_failure(struct tunnel *t)
+{
+    if (t->auto_mode && t->tp == &l2tp_ipsec_transport && t->failures >= 3) {
+        t->tp = &pptp_transport;
+        snprintf(t->auto_why, sizeof(t->auto_why), "L2TP/IPsec failed %d times in a row", t->failures);
+        t->failures = 0;
+        log_notice("transport auto: back to pptp, %s", t->auto_why);
+    }
+}
+
 static void tunnel_fail(struct tunnel *t, const char *reason)
 {
     long wait;
@@ -202,6 +215,7 @@ static void tunnel_fail(struct tunnel *t, const char *reason)
     teardown(t, reason);
     wait = backoff_ms(t);
     log_warnx("tunnel failed reason=\"%s\" retry_in_ms=%ld failures=%d", reason, wait, t->failures);
+    auto_after_failure(t);
     set_state(t, TUNNEL_BACKOFF, reason);
     t->dial_wanted = 0;
     evtimer_del(t->backoff_timer);
@@ -215,10 +229,30 @@ static void on_backoff(evutil_socket_t fd, short what, void *arg)
     maybe_dial(t);
 }
 
+/*
+ * A dead path: the control connection answers but PPP does not come up. With transport =
+ * auto and PPTP in use, that is GRE not crossing (a NAT, a firewall): the next dial goes over
+ * L2TP/IPsec, which crosses them, without anyone changing the configuration.
+ */
+static void fail_dead_path(struct tunnel *t, const char *symptom)
+{
+    char why[320];
+
+    t->tp->dead_path(symptom, why, sizeof(why));
+    if (t->auto_mode && t->tp == &pptp_transport) {
+        t->tp = &l2tp_ipsec_transport;
+        snprintf(t->auto_why, sizeof(t->auto_why), "PPTP's GRE path was dead");
+        t->failures = 0;                /* a new transport starts with a short wait */
+        log_notice("transport auto: switching to l2tp-ipsec, the PPTP control connection answers "
+                   "but GRE does not cross");
+    }
+    tunnel_fail(t, why);
+}
+
 static void on_setup_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct tunnel *t = arg;
-    char why[320], symptom[64];
+    char symptom[64];
 
     /*
      * The call is up but PPP never got to ip-up: where the data path is dropped (GRE behind
@@ -227,8 +261,7 @@ static void on_setup_timeout(evutil_socket_t fd, short what, void *arg)
      */
     if (t->state == TUNNEL_PPP && t->conn && t->conn->ops->control_alive(t->conn)) {
         snprintf(symptom, sizeof(symptom), "did not come up in %ld s", t->conf->connect_timeout_ms * 2 / 1000);
-        t->tp->dead_path(symptom, why, sizeof(why));
-        tunnel_fail(t, why);
+        fail_dead_path(t, symptom);
         return;
     }
     tunnel_fail(t, "PPP negotiation did not reach ip-up in time");
@@ -431,8 +464,9 @@ static void maybe_dial(struct tunnel *t)
     }
     t->dial_wanted = 0;
     t->dials++;
-    log_info("dial server=%s port=%u transport=%s attempt=%lu", ntoa(t->conf->server, a),
-             transport_port(t->tp, t->conf), t->tp->name, t->dials);
+    log_info("dial server=%s port=%u transport=%s%s%s%s attempt=%lu", ntoa(t->conf->server, a),
+             transport_port(t->tp, t->conf), t->tp->name, t->auto_mode ? " auto=\"" : "",
+             t->auto_mode ? t->auto_why : "", t->auto_mode ? "\"" : "", t->dials);
     set_state(t, TUNNEL_DIALING, "dial");
     t->pppd_said[0] = '\0';
     t->conn = t->tp->dial(t->base, t->conf, t->dials, &ev, err, sizeof(err));
@@ -555,8 +589,13 @@ struct tunnel *tunnel_new(struct event_base *base, const struct tunnel_conf *con
     t->done = done;
     t->done_arg = done_arg;
     t->state = TUNNEL_WAIT_UPLINK;
-    if (!(t->tp = transport_find(conf->transport))) {
-        snprintf(err, errlen, "[tunnel] transport '%s' is not known (pptp or l2tp)", conf->transport);
+    if (conf->transport && strcmp(conf->transport, "auto") == 0) {
+        t->auto_mode = 1;
+        t->tp = &pptp_transport;
+        snprintf(t->auto_why, sizeof(t->auto_why), "PPTP first");
+    } else if (!(t->tp = transport_find(conf->transport))) {
+        snprintf(err, errlen, "[tunnel] transport '%s' is not known (pptp, l2tp, l2tp-ipsec or auto)",
+                 conf->transport);
         free(t);
         return NULL;
     }
@@ -701,11 +740,11 @@ void tunnel_child_exited(struct tunnel *t)
         if (dead_path) {
             char symptom[200];
             snprintf(symptom, sizeof(symptom), "does not (pppd %s)", ex.text);
-            t->tp->dead_path(symptom, why, sizeof(why));
-        }
-        else
+            fail_dead_path(t, symptom);
+        } else {
             snprintf(why, sizeof(why), "pppd %s", ex.text);
-        tunnel_fail(t, why);
+            tunnel_fail(t, why);
+        }
     }
     maybe_dial(t);
 }
@@ -841,7 +880,10 @@ void tunnel_status(const struct tunnel *t, struct ipc_builder *b)
 {
     char a[INET_ADDRSTRLEN];
     ipc_put_kv(b, "state", "%s", tunnel_state_name(t->state));
-    ipc_put_kv(b, "transport", "%s", t->tp->name);
+    if (t->auto_mode)
+        ipc_put_kv(b, "transport", "%s (auto: %s)", t->tp->name, t->auto_why);
+    else
+        ipc_put_kv(b, "transport", "%s", t->tp->name);
     ipc_put_kv(b, "server", "%s", ntoa(t->conf->server, a));
     ipc_put_kv(b, "uplink", "%s", t->conf->uplink);
     {

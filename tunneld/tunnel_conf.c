@@ -14,7 +14,8 @@
 const struct conf_key tunnel_conf_keys[] = {
     K("transport", CONF_STRING, "pptp", NULL, transport, 0, 0, 0,
       "protocol to the provider's server: pptp (TCP 1723 + GRE), l2tp (UDP 1701) or l2tp-ipsec "
-      "(L2TP inside an IPsec SA set up by strongSwan's charon: crosses NATs, strong crypto)"),
+      "(L2TP inside an IPsec SA set up by strongSwan's charon: crosses NATs, strong crypto), or auto "
+      "(PPTP first; when its GRE path is dead, l2tp-ipsec)"),
     K("server", CONF_IPV4, NULL, NULL, server, 0, 0, 1, "the provider's PPTP or L2TP server (IPv4 address)"),
     K("port", CONF_INT, "0", NULL, port, 0, 65535, 0,
       "control port of the server; 0: the transport's own (PPTP 1723, L2TP 1701)"),
@@ -91,17 +92,17 @@ int tunnel_conf_load(const char *path, struct tunnel_conf *c, char err[CONF_ERR_
     if (conf_load(path, tunnel_conf_keys, tunnel_conf_nkeys, tunnel_conf_foreign, c, 0, err) != 0)
         return -1;
     if (c->transport && strcmp(c->transport, "pptp") != 0 && strcmp(c->transport, "l2tp") != 0 &&
-        strcmp(c->transport, "l2tp-ipsec") != 0) {
-        snprintf(err, CONF_ERR_LEN, "%s: [tunnel] transport: '%s' is not pptp, l2tp or l2tp-ipsec", path,
-                 c->transport);
+        strcmp(c->transport, "l2tp-ipsec") != 0 && strcmp(c->transport, "auto") != 0) {
+        snprintf(err, CONF_ERR_LEN, "%s: [tunnel] transport: '%s' is not pptp, l2tp, l2tp-ipsec or auto",
+                 path, c->transport);
         return -1;
     }
-    if (c->transport && strcmp(c->transport, "l2tp-ipsec") == 0) {
+    if (c->transport && (strcmp(c->transport, "l2tp-ipsec") == 0 || strcmp(c->transport, "auto") == 0)) {
         char why[160];
 
         if (!c->ipsec_id || !c->ipsec_psk_file) {
-            snprintf(err, CONF_ERR_LEN, "%s: [tunnel] transport l2tp-ipsec needs ipsec_id and ipsec_psk_file",
-                     path);
+            snprintf(err, CONF_ERR_LEN, "%s: [tunnel] transport %s needs ipsec_id and ipsec_psk_file",
+                     path, c->transport);
             return -1;
         }
         if (ipsec_param_check("ipsec_id", c->ipsec_id, why, sizeof(why)) < 0 ||

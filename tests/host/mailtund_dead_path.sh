@@ -6,6 +6,10 @@
 # Either way the failure reason (log and `mailtunctl status` last_error) says the control
 # connection answers but GRE does not, not just "pppd exited" or "did not reach ip-up".
 # The lab scenario nat-pptp shows the same against a real carrier NAT.
+#   3. transport = auto: the dead GRE path switches the next dial to l2tp-ipsec (logged with
+#      the reason, shown in `mailtunctl status`); L2TP/IPsec failing three times in a row (no
+#      charon here) goes back to PPTP. The lab scenario nat-auto shows auto ending up on
+#      L2TP/IPsec behind a real carrier NAT.
 set -u
 . "$(dirname "$0")/lib/common.sh"
 PEERS=$ROOT/tests/host/peers
@@ -32,4 +36,24 @@ for mode in exit10 silent; do
     kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
     sanitizer_clean
 done
+# --- 3. transport = auto -----------------------------------------------------------------
+cp "$work/mailtun.conf" "$work/mailtun.conf.pptp"
+( umask 077; echo "auto-mode-test-key-0123456789" >"$work/ipsec.psk" )
+sed -i 's/^\[tunnel\]$/[tunnel]\ntransport = auto\nipsec_id = gw@example.net\nipsec_psk_file = '"${work//\//\\/}"'\/ipsec.psk\nipsec_socket = unix:\/\/'"${work//\//\\/}"'\/no-charon.vici/' "$work/mailtun.conf"
+: >"$work/mailtund.log"
+printf 'FAKE_PPP_IFNAME=ppp-fake\nFAKE_PPP_EXIT=10\n' >"$work/fake_pppd.conf"
+start_server
+start_mailtund
+switched() { grep -q "transport auto: switching to l2tp-ipsec, the PPTP control connection answers but GRE does not cross" "$work/mailtund.log"; }
+wait_for 15 "auto switching to l2tp-ipsec" switched
+wait_for 10 "a dial over l2tp-ipsec" grep -q 'dial server=203.0.113.1 port=[0-9]* transport=l2tp-ipsec auto="PPTP.s GRE path was dead"' "$work/mailtund.log"
+wait_for 5 "status naming auto's choice" eval '"$CTL" --tunneld-socket "$work/mailtund.sock" --relayd-socket /nonexistent status 2>/dev/null | grep -q "transport *l2tp-ipsec (auto: PPTP.s GRE path was dead)"'
+ok "3. auto: $(grep -o 'transport auto: switching[^"]*' "$work/mailtund.log" | head -1)"
+grep -q "cannot reach charon's VICI socket" "$work/mailtund.log" || fail "the l2tp-ipsec dial did not name the missing charon"
+wait_for 30 "auto going back to pptp after 3 failures" grep -q "transport auto: back to pptp, L2TP/IPsec failed 3 times in a row" "$work/mailtund.log"
+ok "3. auto: $(grep -o 'transport auto: back to pptp[^"]*' "$work/mailtund.log" | head -1)"
+stop_mailtund
+kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
+sanitizer_clean
+cp "$work/mailtun.conf.pptp" "$work/mailtun.conf"
 echo "mailtund_dead_path: all checks passed"

@@ -1,0 +1,61 @@
+#!/bin/bash
+# nat-auto.sh — transport = auto behind the carrier NAT (TCP and UDP cross, GRE does not): the
+# first dial is PPTP, its control connection comes up but GRE does not cross, mailtund names the
+# dead path and switches to L2TP/IPsec by itself (log line and `mailtunctl status` say which
+# transport and why), the fixed address comes up through the SA, and a mail from the
+# Internet reaches the inside server through it over pinned TLS. Nobody touches the
+# configuration. The provider runs all its kits as shipped: pptpd, xl2tpd and charon.
+#
+# Records in <results>/timing.txt: auto_switch_seconds (start -> switch), auto_up_seconds
+# (start -> fixed address up over L2TP/IPsec), mail_seconds.
+# lab-timeout: 300
+set -u
+. "$LAB_DIR/lib.sh"
+. "$LAB_DIR/nat_lib.sh"
+. "$LAB_DIR/ipsec_lib.sh"
+. "$LAB_DIR/mailtun_lib.sh"
+
+lab_nat_base_up
+lab_ipsec_modules
+kit=$LAB_SRC/conf/provider/l2tp-ipsec/swanctl.conf
+lab_provider_pptpd_up
+lab_provider_xl2tpd_up
+lab_charon_up $LAB_NS_PROVIDER provider "$kit"
+LAB_POSTFIX_RETRY=slow lab_provider_postfix_up
+
+: >"$LAB_RUN/swanctl-empty.conf"
+lab_charon_up $LAB_NS_CUSTOMER customer1 "$LAB_RUN/swanctl-empty.conf"
+( umask 077; awk '$1 == "id" && $3 == "customer1@example.net" { f = 1 } f && $1 == "secret" { gsub(/"/, "", $3); print $3; exit }' "$kit" >"$LAB_RUN/ipsec.psk" )
+mt_config "transport = auto" "connect_timeout = 5s" "ipsec_socket = unix://$LAB_IPSEC/customer1/charon.vici" \
+    "ipsec_id = customer1@example.net" "ipsec_remote_id = vpn.example.com" "ipsec_psk_file = $LAB_RUN/ipsec.psk"
+mt_relay_config
+mt_inside_up
+mt_relay_up
+log=$LAB_RESULTS/mailtund.out
+
+t0=$(lab_now)
+mt_tunnel_up
+lab_wait_line 20 "a first dial over PPTP" "$log" '*dial server=* transport=pptp auto="PPTP first"*'
+lab_wait_line 60 "auto switching to l2tp-ipsec" "$log" '*transport auto: switching to l2tp-ipsec*'
+lab_result auto_switch_seconds "$(lab_elapsed "$t0")"
+lab_log "after $(lab_elapsed "$t0")s: ${LAB_LINE#*notice: }"
+grep -q 'tunnel failed reason="dead path: the PPTP control connection answers but PPP over GRE' "$log" ||
+    lab_fail "the switch came without the dead GRE path being named"
+lab_wait_ip_up 60 $LAB_FIXED
+lab_result auto_up_seconds "$(lab_elapsed "$t0" "$LAB_IP_UP_TIME")"
+lab_log "fixed address $LAB_FIXED up on $LAB_IP_UP_IF $(lab_elapsed "$t0" "$LAB_IP_UP_TIME")s after start"
+lab_wait 10 "mailtund reporting the link up" mt_state_is up
+st=$(mt_status)
+grep -q "transport  *l2tp-ipsec (auto: PPTP's GRE path was dead)$" <<<"$st" || lab_fail "status does not say l2tp-ipsec and why: $st"
+lab_log "mailtunctl status: $(grep 'transport' <<<"$st" | tr -s ' ')"
+
+m=auto-${EPOCHREALTIME/./}
+mt_send "$m" || lab_fail "the provider's MX refused the mail (swaks.log)"
+t=$(lab_now)
+LAB_POLL=0.2 lab_wait 60 "the mail at the inside server" mt_inside_has "$m"
+lab_result mail_seconds "$(lab_elapsed "$t")"
+lab_log "mail: provider MX -> L2TP/IPsec -> mailrelayd -> inside server in $(lab_elapsed "$t")s"
+v=$(lab_provider_verified_pushes) || lab_fail "a push to $LAB_FIXED without a verified (pinned) TLS session: $v"
+lab_log "provider: $v"
+lab_stop mailtund 10 || lab_fail "mailtund did not stop on SIGTERM"
+lab_log "PASS: auto found L2TP/IPsec behind the NAT by itself, and mail flows"
