@@ -15,9 +15,9 @@
  */
 #include "config.h"
 #include "ctl.h"
-#include "../mailrelay/relay_conf.h"
-#include "../mailrelay/tls_fprint.h"
-#include "../mailrelay/tls_ownkey.h"
+#include "relay_conf.h"
+#include "tls_fprint.h"
+#include "tls_ownkey.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -17,8 +17,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "../../mailrelay/tls_fprint.h"
-#include "../../mailrelay/tls_ownkey.h"
+#include "tls_fprint.h"
+#include "tls_ownkey.h"
 
 static char dir[256];
 
