@@ -31,6 +31,7 @@ void l2tp_ctrl_config_defaults(struct l2tp_ctrl_config *cfg)
 	cfg->framing_type = L2TP_FRAMING_SYNC;
 	cfg->hello_interval_ms = 60000;
 	cfg->setup_timeout_ms = 30000;
+	cfg->stop_timeout_ms = 3000;
 	l2tp_rel_config_defaults(&cfg->rel);
 }
 
@@ -169,7 +170,7 @@ static void stop(struct l2tp_ctrl *c, uint16_t stop_result, uint16_t error, cons
 		close_now(c, c->pending_reason);
 		return;
 	}
-	c->deadline_ms = 0;
+	c->deadline_ms = c->now_ms + c->cfg.stop_timeout_ms;
 	set_tunnel(c, L2TP_TUN_STOPPING, c->pending_reason);
 }
 
@@ -481,6 +482,13 @@ void l2tp_ctrl_tick(struct l2tp_ctrl *c, uint64_t now_ms)
 		else
 			snprintf(why, sizeof(why), "LNS silent: %s not acknowledged after %u retransmissions",
 				 l2tp_msg_name(l2tp_rel_oldest_type(&c->rel)), c->cfg.rel.max_retries);
+		close_now(c, why);
+		return;
+	}
+	if (c->deadline_ms != 0 && now_ms >= c->deadline_ms && c->tunnel == L2TP_TUN_STOPPING) {
+		char why[L2TP_CTRL_REASON_LEN];
+		snprintf(why, sizeof(why), "%.*s (StopCCN not acknowledged)", (int)sizeof(why) - 40,
+			 c->pending_reason);
 		close_now(c, why);
 		return;
 	}

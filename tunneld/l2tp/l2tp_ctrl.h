@@ -11,7 +11,7 @@
  * Tunnel (section 7.2):
  *   IDLE --start/SCCRQ--> WAIT_CTL_REPLY --SCCRP (authenticated)/SCCCN--> ESTABLISHED
  *   any --StopCCN from the LNS/ack--> CLOSED
- *   any --shutdown, CDN, refusal, protocol error/StopCCN--> STOPPING --acked or retries out--> CLOSED
+ *   any --shutdown, CDN, refusal, protocol error/StopCCN--> STOPPING --acked, or stop_timeout_ms--> CLOSED
  *   any --no ack after max_retries, no reply in setup_timeout_ms, socket lost--> CLOSED
  * Session (section 7.4.1, incoming call at the LAC):
  *   IDLE --start--> WAIT_TUNNEL --tunnel up/ICRQ--> WAIT_REPLY --ICRP/ICCN--> ESTABLISHED
@@ -53,6 +53,8 @@ struct l2tp_ctrl_config {
 	uint32_t framing_type;               /* ICCN: sync (1) */
 	uint32_t hello_interval_ms;          /* silence before we send HELLO: 60000 ms */
 	uint32_t setup_timeout_ms;           /* SCCRP and ICRP each within: 30000 ms */
+	uint32_t stop_timeout_ms;            /* StopCCN's ack within: 3000 ms (a dead LNS must not
+						hold up the next dial for all the retransmissions) */
 	struct l2tp_rel_config rel;          /* retransmission: 1000 ms doubling to 8000, 5 retries */
 };
 

@@ -301,9 +301,14 @@ static void l2tp_free(struct transport *tp)
     free(p);
 }
 
+/* "Answers" needs recent evidence: a dead LNS sends no reset, and once the kernel tunnel is
+ * on the socket its ICMP errors do not reach us; only a message heard lately counts. */
+#define L2TP_ALIVE_WINDOW_MS 20000
 static bool l2tp_control_alive(const struct transport *tp)
 {
-    return l2tp_ctrl_tunnel_state(&((const struct l2tp_transport *)tp)->ctrl) == L2TP_TUN_ESTABLISHED;
+    const struct l2tp_transport *p = (const struct l2tp_transport *)tp;
+    return l2tp_ctrl_tunnel_state(&p->ctrl) == L2TP_TUN_ESTABLISHED &&
+           now_ms() - p->ctrl.last_rx_ms < L2TP_ALIVE_WINDOW_MS;
 }
 
 static void l2tp_dead_path(const char *symptom, char *buf, size_t len)
