@@ -141,13 +141,20 @@ static void check_tunnel(const struct tunnel_conf *t)
     }
     if (t->pppd_options && access(t->pppd_options, R_OK) != 0)
         bad(t->pppd_options, strerror(errno), "create it or remove [tunnel] pppd_options");
-    for (const char *const *m = (const char *const[]){ "ppp_generic", "pptp", "ppp_mppe", NULL }; *m; m++) {
+    /* The data path of the configured transport: GRE for PPTP, l2tp_ppp for L2TP. */
+    int l2tp = t->transport && strcmp(t->transport, "l2tp") == 0;
+    const char *const pptp_mods[] = { "ppp_generic", "pptp", "ppp_mppe", NULL };
+    const char *const l2tp_mods[] = { "ppp_generic", "l2tp_core", "l2tp_ppp", "ppp_mppe", NULL };
+    snprintf(msg, sizeof(msg), "transport %s", l2tp ? "l2tp" : "pptp");
+    ok(msg);
+    for (const char *const *m = l2tp ? l2tp_mods : pptp_mods; *m; m++) {
         snprintf(msg, sizeof(msg), "kernel module %s", *m);
         if (module_available(*m))
             ok(msg);
         else
             bad(msg, "not available for the running kernel",
-                "install a kernel with PPP and PPTP support (Debian's linux-image has them)");
+                l2tp ? "install a kernel with PPP and L2TP support (Debian's linux-image has l2tp_ppp)"
+                     : "install a kernel with PPP and PPTP support (Debian's linux-image has them)");
     }
     if (stat("/dev/ppp", &st) == 0 && S_ISCHR(st.st_mode))
         ok("/dev/ppp exists");

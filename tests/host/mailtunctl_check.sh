@@ -103,4 +103,16 @@ run --tunneld-socket "$work/none.sock" trace stop
 run --tunneld-socket "$work/none.sock" --relayd-socket "$work/none2.sock" status
 [ "$rc" = 1 ] && grep -q "mailtund  *running no" <<<"$out" || fail "status without daemons: exit $rc: $out"
 ok "absent daemons: 'not running', exit 1"
+# --- transport = l2tp: the L2TP kernel modules are checked instead of PPTP's ---------------
+sed 's/^;transport = pptp$/transport = l2tp/' "$work/good.conf" >"$work/l2tp.conf"
+run -c "$work/l2tp.conf" check
+grep -q "transport l2tp" <<<"$out" && grep -q "kernel module l2tp_ppp" <<<"$out" ||
+    fail "transport = l2tp: no l2tp_ppp check: $out"
+grep -q "kernel module pptp" <<<"$out" && fail "transport = l2tp: still checks the pptp module: $out"
+ok "transport = l2tp: $(grep -m1 'kernel module l2tp_ppp' <<<"$out")"
+sed 's/^;transport = pptp$/transport = gre/' "$work/good.conf" >"$work/badtransport.conf"
+run -c "$work/badtransport.conf" check
+[ "$rc" = 1 ] && grep -q "transport: 'gre' is neither pptp nor l2tp" <<<"$out" ||
+    fail "an unknown transport is not named: exit $rc: $out"
+ok "an unknown transport is named: $(grep -m1 'neither pptp nor l2tp' <<<"$out")"
 echo "mailtunctl_check: all checks passed"
