@@ -305,10 +305,34 @@ lab_provider_xl2tpd_up() {
       echo "noipv6          # the lab kernel has no IPv6"
     } >/etc/ppp/options.xl2tpd
     command -v xl2tpd >/dev/null || lab_skip "xl2tpd is not installed (tests/deps.sh)"
-    lab_spawn $LAB_NS_PROVIDER xl2tpd xl2tpd -D -c /etc/xl2tpd/xl2tpd.conf -p "$LAB_RUN/xl2tpd.pid" \
+    local started; started=$(grep -c 'Listening on IP address' "$LAB_RESULTS/xl2tpd.out" 2>/dev/null)
+    rm -f "$LAB_RUN/l2tp-control"
+    lab_spawn $LAB_NS_PROVIDER xl2tpd xl2tpd -D -c /etc/xl2tpd/xl2tpd.conf -p "$LAB_RUN/xl2tpd.own.pid" \
         -C "$LAB_RUN/l2tp-control"
-    lab_wait_line 10 "xl2tpd listening" "$LAB_RESULTS/xl2tpd.out" '*Listening on IP address*'
+    lab_wait 10 "xl2tpd listening" eval '[ "$(grep -c "Listening on IP address" "$LAB_RESULTS/xl2tpd.out")" -gt "${started:-0}" ]'
     lab_log "provider: xl2tpd on $LAB_PPTP_SERVER:1701 (${LAB_CONF#"$LAB_SRC"/}/l2tp/xl2tpd.conf), pppd log provider-pppd.log"
+}
+
+# lab_provider_up — the provider's tunnel server for $MT_TRANSPORT (pptp: pptpd, the default;
+# l2tp: xl2tpd), so one scenario can run over either (the l2tp-* wrappers set it). Sets
+# LAB_PROVIDER_DAEMON (its lab_spawn name) and LAB_PROVIDER_PPP_OPTIONS (its pppd options file).
+lab_provider_up() {
+    if [ "${MT_TRANSPORT:-pptp}" = l2tp ]; then
+        LAB_PROVIDER_DAEMON=xl2tpd LAB_PROVIDER_PPP_OPTIONS=/etc/ppp/options.xl2tpd
+        lab_provider_xl2tpd_up
+    else
+        LAB_PROVIDER_DAEMON=pptpd LAB_PROVIDER_PPP_OPTIONS=/etc/ppp/pptpd-options
+        lab_provider_pptpd_up
+    fi
+}
+# lab_provider_listening — the provider's tunnel server takes calls (TCP 1723 for pptpd; for
+# xl2tpd, whose UDP socket lab_listening cannot see, its process being there).
+lab_provider_listening() {
+    if [ "${MT_TRANSPORT:-pptp}" = l2tp ]; then
+        local pid; read -r pid <"$LAB_RUN/xl2tpd.pid" 2>/dev/null && ! lab_gone "$pid"
+    else
+        lab_listening $LAB_NS_PROVIDER $LAB_PPTP_SERVER 1723
+    fi
 }
 
 # lab_provider_postfix_up — the provider MTA: a Postfix instance in the provider namespace,

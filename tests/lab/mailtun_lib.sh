@@ -63,6 +63,7 @@ mt_config() {
         echo "backoff_min = 1s"
         echo "backoff_max = 8s"
         echo "log_level = debug"
+        [ "${MT_TRANSPORT:-pptp}" = pptp ] || echo "transport = $MT_TRANSPORT"
         local line
         for line in "$@"; do echo "$line"; done
     } >"$MT_CONF"

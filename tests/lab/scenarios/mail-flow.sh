@@ -16,9 +16,9 @@ set -u
 . "$LAB_DIR/mailtun_lib.sh"
 
 lab_base_up
-lab_provider_pptpd_up
+lab_provider_up
 LAB_POSTFIX_RETRY=slow lab_provider_postfix_up
-lab_log "provider ready: pptpd, and Postfix as MX for $LAB_CUSTOMER_DOMAIN -> [$LAB_FIXED]:25 (retries hourly, ETRN allowed)"
+lab_log "provider ready: $LAB_PROVIDER_DAEMON, and Postfix as MX for $LAB_CUSTOMER_DOMAIN -> [$LAB_FIXED]:25 (retries hourly, ETRN allowed)"
 
 mt_config
 mt_relay_config

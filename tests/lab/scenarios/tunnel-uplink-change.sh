@@ -31,8 +31,8 @@ log_epoch() { local d t; read -r d t _ <<<"$1"; date -d "$d $t" +%s.%N; }
 
 
 lab_base_up
-lab_provider_pptpd_up
-lab_log "provider LCP settings: $(grep -E '^lcp-' /etc/ppp/pptpd-options | sed 's/[[:space:]]*#.*//' | paste -sd, -)"
+lab_provider_up
+lab_log "provider LCP settings: $(grep -E '^lcp-' "$LAB_PROVIDER_PPP_OPTIONS" | sed 's/[[:space:]]*#.*//' | paste -sd, -)"
 lab_tcp_listen $LAB_NS_CUSTOMER $LAB_FIXED 2525 customer
 mt_config
 mt_tunnel_up
@@ -74,7 +74,9 @@ lab_log "first dial ${redial}s after the new address; $refused dial(s) reset by 
 
 # The provider replaced the old session on the new call (its hook says so in syslog); no dial
 # was turned away meanwhile.
-grep -q "pptpd-replace-session: $LAB_FIXED: new session of $LAB_PPTP_USER from $new_addr (pppd [0-9]*, ppp[0-9]*) replaces the dead one on ppp[0-9]* (no echo answer in 1 s" "$LAB_RESULTS/syslog.log" ||
+# pptpd tells pppd the caller's address (ipparam); xl2tpd does not, so the hook logs "from ?".
+caller=$([ "${MT_TRANSPORT:-pptp}" = l2tp ] && echo '?' || echo "$new_addr")
+grep -q "pptpd-replace-session: $LAB_FIXED: new session of $LAB_PPTP_USER from $caller (pppd [0-9]*, ppp[0-9]*) replaces the dead one on ppp[0-9]* (no echo answer in 1 s" "$LAB_RESULTS/syslog.log" ||
     lab_fail "the provider's pptpd-replace-session hook did not replace the old session (syslog.log)"
 [ "$refused" = 0 ] || lab_fail "$refused dial(s) reset by the provider; with delegate + the replace hook none should be"
 lab_log "provider: $(grep -m1 -o "pptpd-replace-session: .*" "$LAB_RESULTS/syslog.log")"

@@ -18,7 +18,7 @@ set -u
 
 [ -x "$MT_MAILTUND" ] || lab_fail "mailtund not built ($MT_MAILTUND): make check builds it first"
 lab_base_up
-lab_provider_pptpd_up
+lab_provider_up
 
 log=$LAB_RESULTS/mailtund.out
 opts=$LAB_RUN/pppd-wrong-password
