@@ -142,7 +142,7 @@ static void check_tunnel(const struct tunnel_conf *t)
     if (t->pppd_options && access(t->pppd_options, R_OK) != 0)
         bad(t->pppd_options, strerror(errno), "create it or remove [tunnel] pppd_options");
     /* The data path of the configured transport: GRE for PPTP, l2tp_ppp for L2TP. */
-    int l2tp = t->transport && strcmp(t->transport, "l2tp") == 0;
+    int l2tp = t->transport && strncmp(t->transport, "l2tp", 4) == 0;     /* l2tp, l2tp-ipsec */
     const char *const pptp_mods[] = { "ppp_generic", "pptp", "ppp_mppe", NULL };
     const char *const l2tp_mods[] = { "ppp_generic", "l2tp_core", "l2tp_ppp", "ppp_mppe", NULL };
     snprintf(msg, sizeof(msg), "transport %s", l2tp ? "l2tp" : "pptp");
