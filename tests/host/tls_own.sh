@@ -8,11 +8,7 @@
 # pipeline print; a restart shows the same certificate; a damaged key.pem stops the start with
 # a message naming the file (and the file is left alone); a configured tls_cert/tls_key wins.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$ROOT/$B;; esac
-RELAYD=$B/mailrelay/mailrelayd
-CTL=$B/ctl/mailtunctl
+. "$(dirname "$0")/lib/common.sh"
 
 [ "$(id -u)" = 0 ] || { echo "skip: needs root (mailrelayd makes its key as root, then drops to nobody)"; exit 77; }
 for t in openssl python3 swaks; do
@@ -21,32 +17,8 @@ done
 id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
 [ -x "$RELAYD" ] && [ -x "$CTL" ] || { echo "mailrelayd/mailtunctl not built in $B"; exit 1; }
 
-work=$(mktemp -d /tmp/tls-own.XXXXXX)
-chmod 755 "$work"
+make_work tls-own
 RPID=
-cleanup() {
-    [ -n "$RPID" ] && kill -9 "$RPID" 2>/dev/null
-    [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    echo "--- mailrelayd log (last 20 lines)"; tail -n 20 "$work/relayd.log" 2>/dev/null
-    exit 1
-}
-ok() { echo "ok: $*"; }
-wait_for() {
-    local secs=$1 what=$2; shift 2
-    local end=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && fail "timeout after ${secs}s waiting for: $what"
-        sleep 0.1
-    done
-}
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port_open() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1).close()"; }
 
 P=$(free_port)
 TLS=$work/var/lib/mailtun/tls
@@ -58,11 +30,6 @@ write_conf() {      # extra lines for [relay] as arguments
         printf '%s\n' "$@"
         printf '[inside]\nserver = 127.0.0.1:1\nstarttls = no\n'
     } >"$work/mailtun.conf"
-}
-start_relayd() {
-    "$RELAYD" -f -c "$work/mailtun.conf" >>"$work/relayd.log" 2>&1 &
-    RPID=$!
-    wait_for 10 "mailrelayd listening" port_open "$P"
 }
 stop_relayd() { kill -TERM "$RPID"; wait "$RPID" 2>/dev/null; RPID=; }
 # The certificate a STARTTLS client is shown, as its SHA-256 fingerprint (openssl's form).
@@ -79,7 +46,7 @@ mode_of() { stat -c %a "$1"; }
 
 # 1. first start: the key is made, as root, in a root-only directory
 write_conf
-start_relayd
+start_relayd "$work/mailtun.conf"
 [ -f "$TLS/key.pem" ] && [ -f "$TLS/cert.pem" ] || fail "no key.pem/cert.pem in $TLS"
 [ "$(mode_of "$TLS")" = 700 ] || fail "tls_dir has mode $(mode_of "$TLS"), want 700"
 [ "$(mode_of "$TLS/key.pem")" = 600 ] || fail "key.pem has mode $(mode_of "$TLS/key.pem"), want 600"
@@ -105,7 +72,7 @@ ok "STARTTLS offered; client, openssl and mailtunctl tls agree: $fp1"
 
 # 3. a restart keeps the key
 stop_relayd
-start_relayd
+start_relayd "$work/mailtun.conf"
 [ "$(seen_fp)" = "$fp1" ] || fail "after a restart the client sees another certificate"
 [ "$(grep -c "tls own key created" "$work/relayd.log")" = 1 ] || fail "the restart made a new key"
 grep -q "tls own key cert=$TLS/cert.pem sha256=$fp1 pkey-sha256=$pk" "$work/relayd.log" ||
@@ -131,7 +98,7 @@ cp "$work/key.good" "$TLS/key.pem"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/conf.key" -out "$work/conf.crt" \
     -days 2 -subj /CN=configured.test >/dev/null 2>&1 || fail "openssl req"
 write_conf "tls_cert = $work/conf.crt" "tls_key = $work/conf.key"
-start_relayd
+start_relayd "$work/mailtun.conf"
 fpc=$(file_fp "$work/conf.crt")
 [ "$(seen_fp)" = "$fpc" ] || fail "with tls_cert set the client does not see the configured certificate"
 "$CTL" -c "$work/mailtun.conf" tls | grep -q "^sha256       $fpc\$" || fail "mailtunctl tls does not show the configured certificate"

@@ -12,11 +12,7 @@
 #      mail is deferred, none reaches that mailrelayd, the log names the fingerprint failure;
 #   3. the right key back: the deferred mail is delivered, each message exactly once.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$ROOT/$B;; esac
-RELAYD=$B/mailrelay/mailrelayd
-CTL=$B/ctl/mailtunctl
+. "$(dirname "$0")/lib/common.sh"
 KIT=$ROOT/conf/provider/postfix
 source "$ROOT/tests/host/lib/postfix_instance.sh"
 
@@ -28,35 +24,14 @@ id postfix >/dev/null 2>&1 && getent group postdrop >/dev/null || { echo "skip: 
 id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
 [ -x "$RELAYD" ] && [ -x "$CTL" ] || { echo "mailrelayd/mailtunctl not built in $B"; exit 1; }
 
-work=$(mktemp -d /tmp/tls-pin.XXXXXX)
-chmod 755 "$work"
-PF=$work/postfix
-RPID=
-cleanup() {
-    pf_stop "$PF"
-    [ -n "$RPID" ] && kill -9 "$RPID" 2>/dev/null
-    [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
+make_work tls-pin
+at_exit 'pf_stop "${PF:-}"'
+fail_context() {
     echo "--- Postfix log (last 25 lines)"; tail -n 25 "$PF/maillog" 2>/dev/null
     echo "--- mailrelayd log (last 10 lines)"; tail -n 10 "$work/relayd.log" 2>/dev/null
-    exit 1
 }
-ok() { echo "ok: $*"; }
-wait_for() {
-    local secs=$1 what=$2; shift 2
-    local end=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && fail "timeout after ${secs}s waiting for: $what"
-        sleep 0.2
-    done
-}
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port_open() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1).close()"; }
+PF=$work/postfix
+RPID=
 count() { grep -c -- "$1" "$PF/maillog" 2>/dev/null; }
 at_least() { [ "$(count "$1")" -ge "$2" ]; }
 queued() { find "$work/spool/queue" -name '*.data' 2>/dev/null | wc -l; }
@@ -81,15 +56,9 @@ server = 127.0.0.1:1
 starttls = no
 EOC
 }
-start_relayd() {
-    "$RELAYD" -f -c "$work/mailtun.conf" >>"$work/relayd.log" 2>&1 &
-    RPID=$!
-    wait_for 10 "mailrelayd listening" port_open "$P"
-}
 stop_relayd() { kill -TERM "$RPID"; wait "$RPID" 2>/dev/null; RPID=; }
 relayd_conf "$work/tls"
-start_relayd
-
+start_relayd "$work/mailtun.conf"
 # --- the provider: Postfix with the kit's files ----------------------------------------------------
 mkdir -p "$PF/sasl"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=provider.test \
@@ -139,7 +108,7 @@ ok "pinned key: 3 mails delivered, $verified 'Verified TLS connection establishe
 # 2. another key on the same address: nothing delivered
 stop_relayd
 relayd_conf "$work/tls-other"
-start_relayd
+start_relayd "$work/mailtun.conf"
 before=$(queued)
 for i in 1 2 3; do send "stolen$i"; done
 wait_for 60 "3 mails deferred" at_least "to=<postmaster@example.net>.*status=deferred" 3
@@ -157,7 +126,7 @@ ok "another key: every mail deferred ('Server certificate not verified'), 0 rece
 # 3. the right key back: the deferred mail arrives, once each
 stop_relayd
 relayd_conf "$work/tls"
-start_relayd
+start_relayd "$work/mailtun.conf"
 flush
 all_in() { for i in 1 2 3; do [ "$(in_spool "stolen$i")" = 1 ] || return 1; done; }
 wait_for 90 "the 3 deferred mails at the right key" all_in
