@@ -353,5 +353,7 @@ void ipsec_sa_stop(struct ipsec_sa *sa)
     sa->answers_left = 2;
     if (r)
         reap_later(sa);
+    else
+        vici_conn_flush(sa->conn);     /* mailtund may exit before its loop runs again */
     log_info("ipsec stop conn=%s", sa->name);
 }

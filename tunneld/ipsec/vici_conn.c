@@ -183,6 +183,17 @@ int vici_conn_send(struct vici_conn *c, const struct vici_builder *b, vici_reply
     return 0;
 }
 
+void vici_conn_flush(struct vici_conn *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+    /* a few hundred octets into a Unix socket: the first write takes them all */
+    for (int i = 0; i < 8 && !c->closed && evbuffer_get_length(out) > 0; i++)
+        if (evbuffer_write(out, fd) <= 0)
+            break;
+}
+
 void vici_conn_free(struct vici_conn *c)
 {
     if (!c)

@@ -38,6 +38,9 @@ struct vici_conn *vici_conn_open(struct event_base *base, const char *path,
 /* Sends a finished packet (vici_finish); 0, or -1 when too many are outstanding or the
  * connection is closed (cb is then not called). */
 int vici_conn_send(struct vici_conn *c, const struct vici_builder *b, vici_reply_cb *cb, void *arg);
+/* Writes what is queued now, without the event loop: for requests that must reach charon
+ * even when the daemon exits right after (terminate, unload-conn on shutdown). */
+void vici_conn_flush(struct vici_conn *c);
 /* Frees at once; outstanding callbacks are not called. */
 void vici_conn_free(struct vici_conn *c);
 
