@@ -18,22 +18,12 @@ id nobody >/dev/null 2>&1 || skip "user nobody missing (smtp-sink drops privileg
 
 make_work mt-8bit
 T=$work
-SINK_PID=
-at_exit '[ -n "$SINK_PID" ] && kill -9 "$SINK_PID" 2>/dev/null'
 
-start_sink() {   # DUMPDIR PORT [options]
-    local dump=$1 port=$2; shift 2
-    mkdir -p "$dump"; chmod 777 "$dump"
-    "$SINK" -u nobody -d "$dump/%M." "$@" "127.0.0.1:$port" 16 >>"$T/sink.log" 2>&1 &
-    SINK_PID=$!
-    wait_for 5 "smtp-sink on port $port" port_open "$port"
-}
-stop_sink() { kill -9 "$SINK_PID" 2>/dev/null; wait "$SINK_PID" 2>/dev/null; SINK_PID=; }
 ndump() { find "$1" -type f 2>/dev/null | wc -l; }
 
 # 1. the next hop offers neither extension: both kinds bounce with the right code, nothing sent
 P=$(free_port)
-start_sink "$T/d1" "$P" -8
+sink_start "$T/d1" "$P" -8
 out=$("$TOOL" -F 8bitmime -n 1 -t 20 "$T/s1" 127.0.0.1 "$P" 2>"$T/1.log")
 echo "8bitmime, not offered: $out"
 [ "$(ndump "$T/d1")" = 0 ] || fail "8-bit body sent to a server without 8BITMIME ($(ndump "$T/d1") captured)"
@@ -45,17 +35,17 @@ echo "smtputf8, not offered: $out"
 [ "$(ndump "$T/d1")" = 0 ] || fail "SMTPUTF8 message sent to a server without SMTPUTF8"
 grep -q 'status=bounced (550 5.6.7 ' "$T/2.log" || fail "no 550 5.6.7 bounce: $(grep status= "$T/2.log")"
 case $out in *"bounced=1 "*) ok "SMTPUTF8 missing: bounced with 5.6.7";; *) fail "SMTPUTF8 missing: $out";; esac
-stop_sink
+sink_stop
 
 # 2. negative control: 8BITMIME offered, the same message goes out with BODY=8BITMIME
 P=$(free_port)
-start_sink "$T/d3" "$P"
+sink_start "$T/d3" "$P"
 out=$("$TOOL" -F 8bitmime -n 1 -t 20 "$T/s3" 127.0.0.1 "$P" 2>"$T/3.log")
 echo "8bitmime, offered: $out"
 case $out in *"sent=1 "*) ok "8BITMIME offered: sent";; *) fail "8BITMIME offered: $out";; esac
 grep -q '^X-Mail-Args: <sender@example.org> BODY=8BITMIME' "$T"/d3/* && ok "8BITMIME offered: MAIL carried BODY=8BITMIME" ||
     fail "8BITMIME offered: MAIL without BODY=8BITMIME"
-stop_sink
+sink_stop
 
 # 3. mailrelayd end to end: BODY=8BITMIME is what the client declares, an 8-bit octet is what
 #    the message needs. A 7-bit message declared 8BITMIME still reaches a next hop without
@@ -63,7 +53,7 @@ stop_sink
 if [ "$(id -u)" = 0 ] && [ -x "$B/mailrelay/mailrelayd" ] && command -v python3 >/dev/null; then
     RELAYD=$B/mailrelay/mailrelayd
     S=$(free_port) P=$(free_port)
-    start_sink "$T/d4" "$S" -8
+    sink_start "$T/d4" "$S" -8
     cat >"$T/mailtun.conf" <<EOC
 [relay]
 listen = 127.0.0.1:$P
@@ -99,7 +89,7 @@ EOP
     expect_n=$(grep -l '^Subject: eight' "$T"/d4/* 2>/dev/null | wc -l)
     [ "$expect_n" = 0 ] && ok "mailrelayd: nothing 8-bit reached the sink" || fail "8-bit message reached the sink"
     kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null
-    stop_sink
+    sink_stop
 else
     echo "note: section 3 (mailrelayd end to end) needs root and a built mailrelayd; skipped"
 fi

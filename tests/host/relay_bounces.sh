@@ -24,18 +24,8 @@ command -v python3 >/dev/null || skip "python3 missing (the SMTP client)"
 
 make_work mt-bounces
 T=$work
-SINK_PID=
-at_exit '[ -n "$SINK_PID" ] && kill -9 "$SINK_PID" 2>/dev/null'
 fail_context() { echo "--- mailrelayd log (last 30 lines)"; tail -n 30 "$T/relayd.log" 2>/dev/null; }
 
-start_sink() {   # DUMPDIR PORT [options]
-    local dump=$1 port=$2; shift 2
-    mkdir -p "$dump"; chmod 777 "$dump"
-    "$SINK" -u nobody -d "$dump/%M." "$@" "127.0.0.1:$port" 16 >>"$T/sink.log" 2>&1 &
-    SINK_PID=$!
-    wait_for 5 "smtp-sink on port $port" port_open "$port"
-}
-stop_sink() { kill -9 "$SINK_PID" 2>/dev/null; wait "$SINK_PID" 2>/dev/null; SINK_PID=; }
 queued() { find "$T/spool/queue" -type f 2>/dev/null | wc -l; }
 send() {   # HOST PORT FROM TO
     python3 - "$@" <<'EOP'
@@ -75,7 +65,7 @@ case $out in *"[inside] send_bounces = yes needs [outbound] smarthost"*) ok "con
     *) fail "config error does not name [inside] send_bounces: $out";; esac
 
 # 3. an outbound bounce from an earlier life, then mailrelayd starts without a smarthost
-start_sink "$T/d0" "$S" -f RCPT
+sink_start "$T/d0" "$S" -f RCPT
 "$TOOL" -n 1 -t 20 "$T/spool" 127.0.0.1 "$S" >"$T/tool.out" 2>"$T/tool.log"
 grep -q "bounces=1 inbound=0 outbound=1" "$T/tool.out" || fail "delivery_tool did not leave an outbound bounce: $(cat "$T/tool.out")"
 chown -R nobody "$T/spool"
@@ -93,8 +83,8 @@ ok "inbound 5xx: $(grep -o 'bounce not sent to <stranger@example.org>.*' "$T/rel
 grep -q "sender non-delivery notification" "$T/relayd.log" && fail "a bounce of inbound mail was queued"
 
 # 2. LAN mail, no smarthost: bounced at once, the report reaches the LAN sender inside
-stop_sink
-start_sink "$T/d2" "$S"
+sink_stop
+sink_start "$T/d2" "$S"
 send 127.0.0.2 "$L" "lan@example.net" "someone@elsewhere.example" || fail "the LAN listener did not take the message"
 wait_for 20 "the LAN message bounced" grep -q "to=<someone@elsewhere.example>.*status=bounced (554 5.4.4" "$T/relayd.log"
 wait_for 20 "the report delivered inside" grep -q "to=<lan@example.net>.*status=sent" "$T/relayd.log"

@@ -21,6 +21,9 @@
 #                           claimed for this test (a directory under /tmp/mailtun-ports) so two
 #                           tests running at once never get the same one; released on exit
 #   port_open PORT [HOST]   true while something accepts on HOST (127.0.0.1):PORT
+#   sink_start DUMP PORT [opts]  Postfix's smtp-sink ($SINK) on 127.0.0.1:PORT dumping each mail
+#                           into DUMP (log: $work/sink.log), SINK_PID set, killed on exit;
+#   sink_stop               kill it now
 #   start_relayd CONF [LOG] mailrelayd -f -c CONF in the background (log: $work/relayd.log),
 #                           RPID set and added to pids; with $P set, waits until it listens there
 
@@ -109,3 +112,14 @@ start_relayd() {
     RPID=$!; pids+=("$RPID")
     [ -z "${P:-}" ] || wait_for 10 "mailrelayd listening on $P" port_open "$P"
 }
+
+SINK_PID=
+at_exit '[ -n "$SINK_PID" ] && kill -9 "$SINK_PID" 2>/dev/null'
+sink_start() {
+    local dump=$1 port=$2; shift 2
+    mkdir -p "$dump"; chmod 777 "$dump"
+    "$SINK" -u nobody -d "$dump/%M." "$@" "127.0.0.1:$port" 16 >>"$work/sink.log" 2>&1 &
+    SINK_PID=$!
+    wait_for 5 "smtp-sink on port $port" port_open "$port"
+}
+sink_stop() { kill -9 "$SINK_PID" 2>/dev/null; wait "$SINK_PID" 2>/dev/null; SINK_PID=; }
