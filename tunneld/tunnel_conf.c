@@ -3,9 +3,11 @@
  */
 #include "tunnel_conf.h"
 #include "ipsec_sa.h"
+#include "ipsec_proposal.h"
 
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define K(name, type, def, unit, field, min, max, req, help) \
@@ -28,12 +30,19 @@ const struct conf_key tunnel_conf_keys[] = {
     K("ipsec_remote_id", CONF_STRING, NULL, NULL, ipsec_remote_id, 0, 0, 0,
       "l2tp-ipsec: the provider's IKE identity (e.g. vpn.example.com); unset: any with the key"),
     K("ipsec_psk_file", CONF_PATH, NULL, NULL, ipsec_psk_file, 0, 0, 0,
-      "l2tp-ipsec: file holding the pre-shared key (one line, root-owned, mode 600)"),
+      "l2tp-ipsec: file holding the pre-shared key (one line, root-owned, mode 600); or certificates below"),
+    K("ipsec_ca", CONF_PATH, NULL, NULL, ipsec_ca, 0, 0, 0,
+      "l2tp-ipsec with certificates: the CA certificate (PEM) the provider's certificate must be issued by"),
+    K("ipsec_cert", CONF_PATH, NULL, NULL, ipsec_cert, 0, 0, 0,
+      "l2tp-ipsec with certificates: our own certificate (PEM)"),
+    K("ipsec_key", CONF_PATH, NULL, NULL, ipsec_key, 0, 0, 0,
+      "l2tp-ipsec with certificates: our private key (PEM, unencrypted; root-owned, mode 600)"),
     K("ipsec_ike_version", CONF_INT, "2", NULL, ipsec_ike_version, 1, 2, 0,
-      "l2tp-ipsec: 2 (IKEv2), or 1 for provider boxes that only speak IKEv1"),
-    K("ipsec_proposals", CONF_STRING, "aes256gcm16-prfsha384-curve25519,aes256gcm16-prfsha256-ecp256", NULL,
-      ipsec_proposals, 0, 0, 0, "l2tp-ipsec: IKE proposals offered, strongest first (strongSwan syntax)"),
-    K("ipsec_esp_proposals", CONF_STRING, "aes256gcm16-curve25519,aes256gcm16-ecp256", NULL,
+      "l2tp-ipsec: 2 (IKEv2), or 1 (IKEv1 main mode, as Windows and many provider boxes speak it)"),
+    K("ipsec_proposals", CONF_STRING, NULL, NULL, ipsec_proposals, 0, 0, 0,
+      "l2tp-ipsec: IKE proposals offered, strongest first (strongSwan syntax); unset: "
+      IPSEC_IKEV2_DEFAULT " (IKEv1: " IPSEC_IKEV1_DEFAULT ")"),
+    K("ipsec_esp_proposals", CONF_STRING, IPSEC_ESP_DEFAULT, NULL,
       ipsec_esp_proposals, 0, 0, 0, "l2tp-ipsec: ESP proposals offered, strongest first"),
     K("user", CONF_STRING, NULL, NULL, user, 0, 0, 1,
       "MS-CHAPv2 user name; its secret is in /etc/ppp/chap-secrets"),
@@ -86,6 +95,47 @@ const struct conf_key tunnel_conf_keys[] = {
 const size_t tunnel_conf_nkeys = sizeof(tunnel_conf_keys) / sizeof(tunnel_conf_keys[0]);
 const char *const tunnel_conf_foreign[] = { "relay", "inside", "outbound", NULL };
 
+/* l2tp-ipsec's keys together: one way to authenticate, and what goes to charon well-formed. */
+static int check_ipsec(const char *path, const struct tunnel_conf *c, char err[CONF_ERR_LEN])
+{
+    char why[300];
+    int certs = !!c->ipsec_ca + !!c->ipsec_cert + !!c->ipsec_key;
+
+    if (certs > 0 && certs < 3) {
+        snprintf(err, CONF_ERR_LEN, "%s: [tunnel] certificates need all three of ipsec_ca, ipsec_cert and "
+                 "ipsec_key (%s missing)", path, !c->ipsec_ca ? "ipsec_ca" : !c->ipsec_cert ? "ipsec_cert" : "ipsec_key");
+        return -1;
+    }
+    if (certs && c->ipsec_psk_file) {
+        snprintf(err, CONF_ERR_LEN, "%s: [tunnel] ipsec_psk_file and certificates (ipsec_ca, ipsec_cert, "
+                 "ipsec_key) are both set: choose one", path);
+        return -1;
+    }
+    if (!certs && (!c->ipsec_id || !c->ipsec_psk_file)) {
+        snprintf(err, CONF_ERR_LEN, "%s: [tunnel] transport %s needs ipsec_id and ipsec_psk_file, or "
+                 "certificates (ipsec_ca, ipsec_cert, ipsec_key, ipsec_remote_id)", path, c->transport);
+        return -1;
+    }
+    /* Any certificate of the CA would do otherwise, another customer's too: pin the provider's. */
+    if (certs && !c->ipsec_remote_id) {
+        snprintf(err, CONF_ERR_LEN, "%s: [tunnel] certificates need ipsec_remote_id (the identity in the "
+                 "provider's certificate): without it any certificate of the CA would be taken for the provider",
+                 path);
+        return -1;
+    }
+    if ((c->ipsec_id && ipsec_param_check("ipsec_id", c->ipsec_id, why, sizeof(why)) < 0) ||
+        (c->ipsec_remote_id && ipsec_param_check("ipsec_remote_id", c->ipsec_remote_id, why, sizeof(why)) < 0) ||
+        ipsec_param_check("ipsec_proposals", c->ipsec_proposals, why, sizeof(why)) < 0 ||
+        ipsec_param_check("ipsec_esp_proposals", c->ipsec_esp_proposals, why, sizeof(why)) < 0 ||
+        ipsec_proposals_check("ipsec_proposals", c->ipsec_proposals,
+                              c->ipsec_ike_version == 1 ? IPSEC_PROP_IKEV1 : IPSEC_PROP_IKEV2, why, sizeof(why)) < 0 ||
+        ipsec_proposals_check("ipsec_esp_proposals", c->ipsec_esp_proposals, IPSEC_PROP_ESP, why, sizeof(why)) < 0) {
+        snprintf(err, CONF_ERR_LEN, "%s: [tunnel] %s", path, why);
+        return -1;
+    }
+    return 0;
+}
+
 int tunnel_conf_load(const char *path, struct tunnel_conf *c, char err[CONF_ERR_LEN])
 {
     memset(c, 0, sizeof(*c));
@@ -97,22 +147,16 @@ int tunnel_conf_load(const char *path, struct tunnel_conf *c, char err[CONF_ERR_
                  path, c->transport);
         return -1;
     }
-    if (c->transport && (strcmp(c->transport, "l2tp-ipsec") == 0 || strcmp(c->transport, "auto") == 0)) {
-        char why[160];
-
-        if (!c->ipsec_id || !c->ipsec_psk_file) {
-            snprintf(err, CONF_ERR_LEN, "%s: [tunnel] transport %s needs ipsec_id and ipsec_psk_file",
-                     path, c->transport);
-            return -1;
-        }
-        if (ipsec_param_check("ipsec_id", c->ipsec_id, why, sizeof(why)) < 0 ||
-            (c->ipsec_remote_id && ipsec_param_check("ipsec_remote_id", c->ipsec_remote_id, why, sizeof(why)) < 0) ||
-            ipsec_param_check("ipsec_proposals", c->ipsec_proposals, why, sizeof(why)) < 0 ||
-            ipsec_param_check("ipsec_esp_proposals", c->ipsec_esp_proposals, why, sizeof(why)) < 0) {
-            snprintf(err, CONF_ERR_LEN, "%s: [tunnel] %s", path, why);
+    if (!c->ipsec_proposals) {
+        c->ipsec_proposals = strdup(c->ipsec_ike_version == 1 ? IPSEC_IKEV1_DEFAULT : IPSEC_IKEV2_DEFAULT);
+        if (!c->ipsec_proposals) {
+            snprintf(err, CONF_ERR_LEN, "out of memory");
             return -1;
         }
     }
+    if (c->transport && (strcmp(c->transport, "l2tp-ipsec") == 0 || strcmp(c->transport, "auto") == 0) &&
+        check_ipsec(path, c, err) < 0)
+        return -1;
     return 0;
 }
 

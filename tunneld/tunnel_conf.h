@@ -19,8 +19,11 @@ struct tunnel_conf {
     char *ipsec_id;                 /* l2tp-ipsec: our IKE identity */
     char *ipsec_remote_id;          /* l2tp-ipsec: the provider's, optional */
     char *ipsec_psk_file;           /* l2tp-ipsec: root-only file with the pre-shared key */
-    long ipsec_ike_version;         /* 2, or 1 for old provider boxes */
-    char *ipsec_proposals;          /* IKE proposals, comma-separated */
+    char *ipsec_ca;                 /* l2tp-ipsec with certificates: the provider's CA (PEM) */
+    char *ipsec_cert;               /* ... our own certificate (PEM) */
+    char *ipsec_key;                /* ... our private key (PEM, root-only) */
+    long ipsec_ike_version;         /* 2, or 1 (IKEv1 main mode) */
+    char *ipsec_proposals;          /* IKE proposals, comma-separated; default by version */
     char *ipsec_esp_proposals;      /* ESP proposals, comma-separated */
     long l2tp_local_port;           /* not a key: the port l2tp-ipsec's SA covers, per dial */
     char *user;                     /* MS-CHAPv2 name; secret in /etc/ppp/chap-secrets */

@@ -88,7 +88,7 @@ ip -n $C xfrm state flush
 # --- 1. up -------------------------------------------------------------------------------
 tool tool1 40001 customer1@example.net vpn.example.com "$PSK"
 if [ $esp = 0 ]; then
-    wait_for 25 "down: the kernel refused the SA" said tool1 "^down IPsec SA not established: establishing CHILD_SA 'l2tp' failed"
+    wait_for 25 "down: the kernel refused the SA" said tool1 "^down IPsec SA not established: IKE is up but the provider refused the SA for L2TP"
     grep -q "unable to install inbound and outbound IPsec SA" "$work/charon-provider.log" ||
         fail "down, but not because the kernel refused the SA: $(tail -n 5 "$work/charon-provider.log")"
     ok "1-2. no ESP AES-GCM in this kernel: IKE came up, the kernel refused the CHILD_SA, and ipsec_sa said: $(cut -c1-90 "$work/tool1.out")..."

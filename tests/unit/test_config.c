@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "tunnel_conf.h"
+#include "ipsec_proposal.h"
 
 struct sample {
     char *name;
@@ -172,6 +174,84 @@ static void test_parsers(void **state)
     assert_int_equal(conf_parse_size("", &v, &why), -1);
 }
 
+/* [tunnel]'s l2tp-ipsec keys, through tunnel_conf_load: one way to authenticate, the
+ * provider's identity pinned with certificates, proposals checked, IKEv1's own default. */
+#define IPSEC_BASE "[tunnel]\nserver = 203.0.113.1\nuser = u\nfixed_address = 192.0.2.10\nuplink = eth1\n" \
+                   "transport = l2tp-ipsec\n"
+
+static int tunnel_load(const char *text, struct tunnel_conf *c, char *err)
+{
+    char path[] = "/tmp/mailtun-tconf-XXXXXX";
+    int fd = mkstemp(path), rc;
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    rc = tunnel_conf_load(path, c, err);
+    unlink(path);
+    return rc;
+}
+
+static void tunnel_error(const char *text, const char *message)
+{
+    struct tunnel_conf c;
+    char err[CONF_ERR_LEN];
+
+    assert_int_equal(tunnel_load(text, &c, err), -1);
+    if (!strstr(err, message))
+        fail_msg("error '%s' does not contain '%s'", err, message);
+    tunnel_conf_free(&c);
+}
+
+static void test_tunnel_ipsec_keys(void **state)
+{
+    struct tunnel_conf c;
+    char err[CONF_ERR_LEN];
+
+    /* PSK, IKEv2: the modern defaults */
+    assert_int_equal(tunnel_load(IPSEC_BASE "ipsec_id = a@example.net\nipsec_psk_file = /etc/k\n", &c, err), 0);
+    assert_int_equal(c.ipsec_ike_version, 2);
+    assert_string_equal(c.ipsec_proposals, IPSEC_IKEV2_DEFAULT);
+    assert_string_equal(c.ipsec_esp_proposals, IPSEC_ESP_DEFAULT);
+    assert_null(c.ipsec_cert);
+    tunnel_conf_free(&c);
+    /* IKEv1: no AEAD for IKE, so its own default */
+    assert_int_equal(tunnel_load(IPSEC_BASE "ipsec_id = a@example.net\nipsec_psk_file = /etc/k\n"
+                                 "ipsec_ike_version = 1\n", &c, err), 0);
+    assert_int_equal(c.ipsec_ike_version, 1);
+    assert_string_equal(c.ipsec_proposals, IPSEC_IKEV1_DEFAULT);
+    tunnel_conf_free(&c);
+    /* certificates: ipsec_id optional (the certificate's subject), remote id required */
+    assert_int_equal(tunnel_load(IPSEC_BASE "ipsec_ca = /etc/ca.pem\nipsec_cert = /etc/me.pem\n"
+                                 "ipsec_key = /etc/me.key\nipsec_remote_id = vpn.example.com\n"
+                                 "ipsec_proposals = aes128gcm16-prfsha256-ecp384\n", &c, err), 0);
+    assert_string_equal(c.ipsec_ca, "/etc/ca.pem");
+    assert_string_equal(c.ipsec_cert, "/etc/me.pem");
+    assert_string_equal(c.ipsec_key, "/etc/me.key");
+    assert_string_equal(c.ipsec_proposals, "aes128gcm16-prfsha256-ecp384");
+    tunnel_conf_free(&c);
+
+    tunnel_error(IPSEC_BASE "ipsec_id = a@example.net\n", "needs ipsec_id and ipsec_psk_file, or certificates");
+    tunnel_error(IPSEC_BASE "ipsec_ca = /etc/ca.pem\nipsec_key = /etc/me.key\nipsec_remote_id = v\n",
+                 "certificates need all three of ipsec_ca, ipsec_cert and ipsec_key (ipsec_cert missing)");
+    tunnel_error(IPSEC_BASE "ipsec_ca = /etc/ca.pem\nipsec_cert = /etc/me.pem\nipsec_key = /etc/me.key\n",
+                 "certificates need ipsec_remote_id");
+    tunnel_error(IPSEC_BASE "ipsec_ca = /etc/ca.pem\nipsec_cert = /etc/me.pem\nipsec_key = /etc/me.key\n"
+                 "ipsec_remote_id = v\nipsec_psk_file = /etc/k\n", "are both set: choose one");
+    tunnel_error(IPSEC_BASE "ipsec_ca = etc/ca.pem\n", "ipsec_ca: must be an absolute path");
+    tunnel_error(IPSEC_BASE "ipsec_id = a@example.net\nipsec_psk_file = /etc/k\nipsec_ike_version = 3\n",
+                 "ipsec_ike_version: out of range 1..2");
+    tunnel_error(IPSEC_BASE "ipsec_id = a@example.net\nipsec_psk_file = /etc/k\n"
+                 "ipsec_proposals = aes256gcm16-prfsha384-curve2551\n",
+                 "[tunnel] ipsec_proposals: 'aes256gcm16-prfsha384-curve2551': unknown algorithm 'curve2551'");
+    tunnel_error(IPSEC_BASE "ipsec_id = a@example.net\nipsec_psk_file = /etc/k\n"
+                 "ipsec_esp_proposals = aes256-md5\n", "[tunnel] ipsec_esp_proposals: 'aes256-md5': 'md5' is broken");
+    /* the IKEv2 default is not valid for IKEv1: set by hand, it is named */
+    tunnel_error(IPSEC_BASE "ipsec_id = a@example.net\nipsec_psk_file = /etc/k\nipsec_ike_version = 1\n"
+                 "ipsec_proposals = " IPSEC_IKEV2_DEFAULT "\n", "'aes256gcm16' is an AEAD cipher, which IKEv1 cannot use");
+    tunnel_error(IPSEC_BASE "ipsec_id = a b\nipsec_psk_file = /etc/k\n", "ipsec_id contains ' '");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_long_line_and_file),
         cmocka_unit_test(test_file_round_trip),
         cmocka_unit_test(test_parsers),
+        cmocka_unit_test(test_tunnel_ipsec_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

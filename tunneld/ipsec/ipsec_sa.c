@@ -1,13 +1,16 @@
 /*
  * ipsec_sa.c — a transport-mode SA for L2TP through charon's VICI socket (see ipsec_sa.h).
  *
- * The steps are VICI requests sent back to back (charon answers in order): three event
- * registrations, load-shared, load-conn, initiate. The first answer that is not a success
+ * The steps are VICI requests sent back to back (charon answers in order): four event
+ * registrations, load-shared (or load-key), load-conn, initiate (ipsec_request.c). The first answer that is not a success
  * ends it ("down" with charon's errmsg). initiate's answer comes when the CHILD_SA is
- * installed (or failed, or timed out). After "up", the events decide: a child-updown or
+ * installed (or failed, or timed out); meanwhile charon's log of the attempt arrives as
+ * control-log events, kept by ipsec_diag for the reason if it fails. After "up", the events decide: a child-updown or
  * ike-updown for our connection without "up" means the SA is gone.
  */
 #include "ipsec_sa.h"
+#include "ipsec_diag.h"
+#include "ipsec_request.h"
 #include "vici_conn.h"
 #include "log.h"
 
@@ -31,6 +34,7 @@ struct ipsec_sa {
     enum sa_state state;
     char name[64];
     unsigned answers_left;           /* STOPPING: terminate + unload-conn */
+    struct ipsec_diag diag;          /* charon's log of the set-up */
     char reason[IPSEC_REASON_LEN];
 };
 
@@ -104,7 +108,7 @@ static void on_step(void *arg, const struct vici_packet *p, const char *err)
 static void on_initiated(void *arg, const struct vici_packet *p, const char *err)
 {
     struct ipsec_sa *sa = arg;
-    char ok[8] = "", msg[160] = "", why[IPSEC_REASON_LEN];
+    char ok[8] = "", msg[160] = "", why[IPSEC_REASON_LEN], cause[IPSEC_REASON_LEN - 32];
 
     if (sa->state != SA_STARTING)
         return;
@@ -117,7 +121,10 @@ static void on_initiated(void *arg, const struct vici_packet *p, const char *err
     if (strcmp(ok, "yes") != 0) {
         if (p->op == VICI_CMD_RESPONSE)
             vici_top_value(p->msg, p->msglen, "errmsg", msg, sizeof(msg));
-        snprintf(why, sizeof(why), "IPsec SA not established: %s (wrong pre-shared key or identity, "
+        if (ipsec_diag_reason(&sa->diag, cause, sizeof(cause)))
+            snprintf(why, sizeof(why), "IPsec SA not established: %s", cause);
+        else
+            snprintf(why, sizeof(why), "IPsec SA not established: %s (wrong pre-shared key or identity, "
                  "no common proposal, or UDP 500/4500 blocked? charon's log says which)",
                  msg[0] ? msg : "no reason given");
         go_down(sa, why);
@@ -130,8 +137,15 @@ static void on_initiated(void *arg, const struct vici_packet *p, const char *err
 static void on_event(void *arg, const char *name, const uint8_t *msg, size_t len)
 {
     struct ipsec_sa *sa = arg;
-    char ike[64], up[8] = "", why[IPSEC_REASON_LEN];
+    char ike[64], up[8] = "", why[IPSEC_REASON_LEN], line[256];
 
+    if (strcmp(name, "control-log") == 0) {
+        if (sa->state == SA_STARTING && vici_top_value(msg, len, "msg", line, sizeof(line))) {
+            log_debug("ipsec charon: %s", line);
+            ipsec_diag_feed(&sa->diag, line);
+        }
+        return;
+    }
     if (!vici_first_section(msg, len, ike, sizeof(ike)) || strcmp(ike, sa->name) != 0)
         return;                      /* another connection of the same charon */
     if (strcmp(name, "child-rekey") == 0) {
@@ -183,34 +197,6 @@ static void on_closed(void *arg, const char *reason)
     go_down(sa, reason);
 }
 
-static void list1(struct vici_builder *b, const char *key, const char *csv)
-{
-    char item[128];
-    const char *p = csv;
-
-    vici_list(b, key);
-    while (*p) {
-        size_t n = strcspn(p, ",");
-
-        if (n > 0 && n < sizeof(item)) {
-            memcpy(item, p, n);
-            item[n] = '\0';
-            vici_item(b, item);
-        }
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-    vici_end_list(b);
-}
-
-static void list_one(struct vici_builder *b, const char *key, const char *value)
-{
-    vici_list(b, key);
-    vici_item(b, value);
-    vici_end_list(b);
-}
-
 /* Builds and sends one request; -1 if it could not be queued. */
 static int send_req(struct ipsec_sa *sa, struct vici_builder *b, vici_reply_cb *cb)
 {
@@ -225,17 +211,19 @@ struct ipsec_sa *ipsec_sa_start(struct event_base *base, const struct ipsec_para
     struct vici_conn_events cev = { on_event, on_closed, NULL };
     struct vici_builder b = { 0 };
     struct ipsec_sa *sa;
-    char server[INET_ADDRSTRLEN], ts[64], num[16];
-    static const char *const events[] = { "ike-updown", "child-updown", "child-rekey" };
+    char server[INET_ADDRSTRLEN];
+    static const char *const events[] = { "ike-updown", "child-updown", "child-rekey", "control-log" };
+    bool certs = p->cert_pem && *p->cert_pem;
     int r = 0;
 
-    if (ipsec_param_check("ipsec_id", p->local_id, err, errlen) < 0 ||
-        ipsec_param_check("ipsec_proposals", p->proposals, err, errlen) < 0 ||
+    if ((!certs || (p->local_id && *p->local_id)) && ipsec_param_check("ipsec_id", p->local_id, err, errlen) < 0)
+        return NULL;
+    if (ipsec_param_check("ipsec_proposals", p->proposals, err, errlen) < 0 ||
         ipsec_param_check("ipsec_esp_proposals", p->esp_proposals, err, errlen) < 0 ||
         (p->remote_id && *p->remote_id && ipsec_param_check("ipsec_remote_id", p->remote_id, err, errlen) < 0))
         return NULL;
-    if (!p->psk || !*p->psk) {
-        snprintf(err, errlen, "no pre-shared key");
+    if (certs ? !p->ca_pem || !*p->ca_pem || !p->key_pem || !*p->key_pem : !p->psk || !*p->psk) {
+        snprintf(err, errlen, certs ? "a certificate without its CA or private key" : "no pre-shared key");
         return NULL;
     }
     sa = calloc(1, sizeof(*sa));
@@ -247,6 +235,7 @@ struct ipsec_sa *ipsec_sa_start(struct event_base *base, const struct ipsec_para
         return NULL;
     }
     sa->ev = *ev;
+    ipsec_diag_init(&sa->diag, certs);
     snprintf(sa->name, sizeof(sa->name), "%s", p->conn_name);
     cev.arg = sa;
     sa->conn = vici_conn_open(base, p->vici_socket, &cev, err, errlen);
@@ -260,66 +249,26 @@ struct ipsec_sa *ipsec_sa_start(struct event_base *base, const struct ipsec_para
         vici_begin(&b, VICI_EVENT_REGISTER, events[i]);
         r = send_req(sa, &b, on_step);
     }
-    /* the key, owned by both identities */
-    vici_begin(&b, VICI_CMD_REQUEST, "load-shared");
-    vici_kv(&b, "id", p->conn_name);
-    vici_kv(&b, "type", "IKE");
-    vici_kv(&b, "data", p->psk);
-    vici_list(&b, "owners");
-    vici_item(&b, p->local_id);
-    if (p->remote_id && *p->remote_id)
-        vici_item(&b, p->remote_id);
-    vici_end_list(&b);
+    if (certs)
+        ipsec_req_load_key(&b, p);
+    else
+        ipsec_req_load_shared(&b, p);
     r = r ? r : send_req(sa, &b, on_step);
-
-    vici_begin(&b, VICI_CMD_REQUEST, "load-conn");
-    vici_section(&b, p->conn_name);
-    snprintf(num, sizeof(num), "%d", p->ike_version == 1 ? 1 : 2);
-    vici_kv(&b, "version", num);
-    list_one(&b, "remote_addrs", server);
-    list1(&b, "proposals", p->proposals);
-    vici_kv(&b, "dpd_delay", "10s");
-    vici_kv(&b, "unique", "replace");
-    /* Never MOBIKE: the fixed address on pppN is a new local address once the tunnel is up,
-     * and moving the SA onto it would put the tunnel inside itself (seen in the lab). */
-    vici_kv(&b, "mobike", "no");
-    vici_section(&b, "local");
-    vici_kv(&b, "auth", "psk");
-    vici_kv(&b, "id", p->local_id);
-    vici_end_section(&b);
-    vici_section(&b, "remote");
-    vici_kv(&b, "auth", "psk");
-    if (p->remote_id && *p->remote_id)
-        vici_kv(&b, "id", p->remote_id);
-    vici_end_section(&b);
-    vici_section(&b, "children");
-    vici_section(&b, "l2tp");
-    vici_kv(&b, "mode", "transport");
-    snprintf(ts, sizeof(ts), "dynamic[udp/%u]", (unsigned)p->local_port);
-    list_one(&b, "local_ts", ts);
-    list_one(&b, "remote_ts", "dynamic[udp/1701]");
-    list1(&b, "esp_proposals", p->esp_proposals);
-    vici_kv(&b, "dpd_action", "clear");
-    vici_end_section(&b);
-    vici_end_section(&b);
-    vici_end_section(&b);
+    ipsec_req_load_conn(&b, p);
     r = r ? r : send_req(sa, &b, on_step);
-
-    vici_begin(&b, VICI_CMD_REQUEST, "initiate");
-    vici_kv(&b, "ike", p->conn_name);
-    vici_kv(&b, "child", "l2tp");
-    snprintf(num, sizeof(num), "%u", p->timeout_ms);
-    vici_kv(&b, "timeout", num);
-    vici_kv(&b, "init-limits", "no");
+    ipsec_req_initiate(&b, p);
     r = r ? r : send_req(sa, &b, on_initiated);
+    if (b.data)
+        explicit_bzero(b.data, b.cap);       /* the last secret in it: the key's request */
     vici_builder_free(&b);
     if (r) {
         snprintf(err, errlen, "cannot send the IPsec set-up to charon (parameters too long?)");
         sa_free(sa);
         return NULL;
     }
-    log_info("ipsec dial conn=%s server=%s ike=v%d local_port=%u id=%s", sa->name, server,
-             p->ike_version == 1 ? 1 : 2, (unsigned)p->local_port, p->local_id);
+    log_info("ipsec dial conn=%s server=%s ike=v%d auth=%s local_port=%u id=%s", sa->name, server,
+             p->ike_version == 1 ? 1 : 2, certs ? "certificate" : "psk", (unsigned)p->local_port,
+             p->local_id && *p->local_id ? p->local_id : "(the certificate's subject)");
     return sa;
 }
 

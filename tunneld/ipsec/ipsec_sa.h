@@ -3,10 +3,11 @@
  * strongSwan's charon over VICI. IKE and ESP are charon's and the kernel's; this file only
  * tells charon what to do and listens to what it says.
  *
- * ipsec_sa_start: connect to the VICI socket, register for ike-updown, child-updown and
- * child-rekey, load the pre-shared key and the connection (IKEv2 or IKEv1, the configured
- * proposals, a transport-mode child covering UDP local_port here and 1701 at the server),
- * initiate it. "up" follows once the CHILD_SA is installed; "down" exactly once, when
+ * ipsec_sa_start: connect to the VICI socket, register for ike-updown, child-updown,
+ * child-rekey and control-log, load the pre-shared key (or our private key; the certificates
+ * travel in the connection) and the connection (IKEv2 or IKEv1, the configured proposals, a
+ * transport-mode child covering UDP local_port here and 1701 at the server; ipsec_request.h),
+ * initiate it. A failed set-up's reason names the cause charon logged (ipsec_diag.h). "up" follows once the CHILD_SA is installed; "down" exactly once, when
  * setting up failed or the SA went away afterwards (deleted, expired, DPD, charon gone),
  * with the reason charon gave. ipsec_sa_stop terminates and unloads what we loaded, then
  * frees (asynchronously; no callback after it).
@@ -17,7 +18,7 @@
 #include <netinet/in.h>
 #include <stdint.h>
 
-#define IPSEC_REASON_LEN 200
+#define IPSEC_REASON_LEN 256
 
 struct event_base;
 struct ipsec_sa;
@@ -28,9 +29,12 @@ struct ipsec_params {
     struct in_addr server;
     uint16_t local_port;           /* the L2TP source port the SA covers */
     int ike_version;               /* 2 (default) or 1 */
-    const char *local_id;          /* our IKE identity */
-    const char *remote_id;         /* the provider's; NULL or "" accepts any */
-    const char *psk;               /* the pre-shared key itself */
+    const char *local_id;          /* our IKE identity; with a certificate NULL: its subject */
+    const char *remote_id;         /* the provider's; NULL or "" accepts any (PSK only) */
+    const char *psk;               /* the pre-shared key itself, or NULL with certificates: */
+    const char *ca_pem;            /* the CA the provider's certificate must come from */
+    const char *cert_pem;          /* our certificate */
+    const char *key_pem;           /* its private key */
     const char *proposals;         /* IKE proposals, comma-separated */
     const char *esp_proposals;     /* ESP proposals, comma-separated */
     unsigned timeout_ms;           /* for the whole set-up */

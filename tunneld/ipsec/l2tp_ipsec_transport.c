@@ -11,6 +11,7 @@
  */
 #include "transport.h"
 #include "ipsec_sa.h"
+#include "ipsec_creds.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -25,8 +26,6 @@
 
 #include <event2/event.h>
 
-#define PSK_MAX 256
-
 enum li_state { LI_SA, LI_L2TP, LI_STOPPING, LI_CLOSED };
 
 struct l2tp_ipsec {
@@ -40,7 +39,7 @@ struct l2tp_ipsec {
     struct event *report;           /* deferred "closed" */
     enum li_state state;
     uint16_t port;
-    char reason[200];
+    char reason[IPSEC_REASON_LEN];
 };
 
 /* "closed" once, from the event loop. */
@@ -123,7 +122,7 @@ static void sa_down(void *arg, const char *reason)
     report_closed(t, reason);           /* stops L2TP, then terminates and unloads the SA */
 }
 
-/* ---- picking the port, reading the key ------------------------------------------------------- */
+/* ---- picking the port ------------------------------------------------------------------- */
 
 /* An ephemeral UDP port that is free now: the kernel picks it, we let it go for L2TP to bind. */
 static int pick_port(uint16_t *port, char *err, size_t errlen)
@@ -144,43 +143,6 @@ static int pick_port(uint16_t *port, char *err, size_t errlen)
     return 0;
 }
 
-/* The pre-shared key: one line of a root-owned file nobody else may read. */
-static int read_psk(const char *path, char *psk, size_t len, char *err, size_t errlen)
-{
-    struct stat st;
-    int fd;
-    ssize_t n;
-
-    if (!path || !*path) {
-        snprintf(err, errlen, "[tunnel] ipsec_psk_file is not set (transport l2tp-ipsec needs a pre-shared key)");
-        return -1;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        snprintf(err, errlen, "ipsec_psk_file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077)) {
-        snprintf(err, errlen, "ipsec_psk_file %s must be a regular file owned by root, mode 600 or stricter "
-                 "(chmod 600 %s)", path, path);
-        close(fd);
-        return -1;
-    }
-    n = read(fd, psk, len - 1);
-    close(fd);
-    if (n < 0) {
-        snprintf(err, errlen, "ipsec_psk_file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    psk[n] = '\0';
-    psk[strcspn(psk, "\r\n")] = '\0';
-    if (strlen(psk) < 16) {
-        snprintf(err, errlen, "ipsec_psk_file %s: the key is shorter than 16 characters", path);
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- the transport operations ------------------------------------------------------------------ */
 
 static void li_free(struct transport *tp);
@@ -192,15 +154,17 @@ static struct transport *li_dial(struct event_base *base, const struct tunnel_co
     struct l2tp_ipsec *t;
     struct ipsec_sa_events sev;
     struct ipsec_params p = { 0 };
-    char psk[PSK_MAX];
+    struct ipsec_creds cr;
 
-    if (read_psk(conf->ipsec_psk_file, psk, sizeof(psk), err, errlen) < 0)
+    if (ipsec_creds_load(conf, &cr, err, errlen) < 0) {   /* at each dial: files replaced take effect */
+        ipsec_creds_clear(&cr);
         return NULL;
+    }
     t = calloc(1, sizeof(*t));
     if (!t || !(t->report = evtimer_new(base, on_report, t))) {
         snprintf(err, errlen, "out of memory");
         free(t);
-        explicit_bzero(psk, sizeof(psk));
+        ipsec_creds_clear(&cr);
         return NULL;
     }
     t->tp.ops = &l2tp_ipsec_transport;
@@ -210,7 +174,7 @@ static struct transport *li_dial(struct event_base *base, const struct tunnel_co
     t->ev = *ev;
     if (pick_port(&t->port, err, errlen) < 0) {
         li_free(&t->tp);
-        explicit_bzero(psk, sizeof(psk));
+        ipsec_creds_clear(&cr);
         return NULL;
     }
     t->conf.l2tp_local_port = t->port;
@@ -221,13 +185,16 @@ static struct transport *li_dial(struct event_base *base, const struct tunnel_co
     p.ike_version = (int)conf->ipsec_ike_version;
     p.local_id = conf->ipsec_id;
     p.remote_id = conf->ipsec_remote_id;
-    p.psk = psk;
+    p.psk = cr.certs ? NULL : cr.psk;
+    p.ca_pem = cr.ca_pem;
+    p.cert_pem = cr.cert_pem;
+    p.key_pem = cr.key_pem;
     p.proposals = conf->ipsec_proposals;
     p.esp_proposals = conf->ipsec_esp_proposals;
     p.timeout_ms = (unsigned)conf->connect_timeout_ms;
     sev = (struct ipsec_sa_events){ sa_up, sa_down, t };
     t->sa = ipsec_sa_start(base, &p, &sev, err, errlen);
-    explicit_bzero(psk, sizeof(psk));
+    ipsec_creds_clear(&cr);
     if (!t->sa) {
         li_free(&t->tp);
         return NULL;
