@@ -199,6 +199,7 @@ const char *ipc_type_name(uint16_t type)
     case IPC_PPP_IP_UP: return "PPP_IP_UP";
     case IPC_PPP_IP_DOWN: return "PPP_IP_DOWN";
     case IPC_PPP_EXIT: return "PPP_EXIT";
+    case IPC_CALL_ATTACHED: return "CALL_ATTACHED";
     case IPC_LINK_UP: return "LINK_UP";
     case IPC_LINK_DOWN: return "LINK_DOWN";
     case IPC_STATUS: return "STATUS";

@@ -36,6 +36,7 @@ enum ipc_type {
     IPC_PPP_IP_UP = 13,     /* plugin -> mailtund: ATTR_IFNAME, ATTR_LOCAL, ATTR_PEER, ATTR_MTU */
     IPC_PPP_IP_DOWN = 14,   /* plugin -> mailtund */
     IPC_PPP_EXIT = 15,      /* plugin -> mailtund: ATTR_REASON */
+    IPC_CALL_ATTACHED = 16, /* plugin -> mailtund: the kernel channel for the call is open */
     IPC_LINK_UP = 20,       /* mailtund -> subscribers: ATTR_IFNAME, ATTR_LOCAL (fixed), ATTR_PEER */
     IPC_LINK_DOWN = 21,     /* mailtund -> subscribers: ATTR_REASON */
     IPC_STATUS = 30,        /* request: status; answer IPC_STATUS_REPLY */

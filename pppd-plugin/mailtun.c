@@ -8,7 +8,7 @@
  *             CALL_REPLY, lib/ipc_call.h), then open the kernel socket the call's transport
  *             needs: AF_PPPOX/PX_PROTO_PPTP bound to our call ID and connected to the peer's,
  *             or AF_PPPOX/PX_PROTO_OL2TP connected to the session in mailtund's tunnel;
- *             hand it to pppd;
+ *             say CALL_ATTACHED (L2TP's ICCN waits for it); hand it to pppd;
  *   events:   AUTH_UP, IP_UP (ifname, local, peer, MTU), IP_DOWN and EXIT go back to
  *             mailtund on the same connection, kept open for pppd's whole life;
  *   watchdog: once a second the connection is checked; if mailtund is gone (or sends an
@@ -43,6 +43,10 @@
 #define MT_WATCH_SECONDS     1
 #define MT_WATCH_MAX_FRAMES  16     /* frames read in one watchdog tick; the rest wait a tick */
 #define MT_WATCH_BUDGET_MS   500    /* and at most this long: pppd's own loop must go on */
+/* L2TP: the LNS starts its pppd on our ICCN, so our first LCP Configure-Request would reach
+ * no session there and be lost, costing pppd's 3 s restart timer. Listen first: LCP starts
+ * on the LNS's first frame, or after this long (an LNS that waits for us, rare). */
+#define MT_L2TP_LISTEN_MS    3000
 
 extern char pppd_version[];
 void plugin_init(void);
@@ -337,6 +341,7 @@ static int
 mt_connect(void)
 {
     struct ipc_call call;
+    struct ipc_builder b;
     char dev[64];
 
     if (mt_request_call(&call) < 0)
@@ -345,6 +350,7 @@ mt_connect(void)
     if (call.kind == IPC_CALL_L2TP) {
         if ((mt_pptp_fd = mt_open_l2tp(&call)) < 0)
             return -1;
+        mt_set_listen_ms(MT_L2TP_LISTEN_MS);
         slprintf(dev, sizeof(dev), "l2tp:%I", mt_server.s_addr);
         mt_set_devnam(dev);
         notice("mailtun: call up transport=l2tp server=%I tunnel_id=%u peer_tunnel_id=%u "
@@ -360,6 +366,9 @@ mt_connect(void)
         notice("mailtun: call up server=%I local=%I local_call_id=%u peer_call_id=%u",
                mt_server.s_addr, call.local.s_addr, call.local_id, call.peer_id);
     }
+    ipc_begin(&b, IPC_CALL_ATTACHED);
+    if (mt_send(&b) < 0)
+        return -1;
     mt_timeout(mt_watch, NULL, MT_WATCH_SECONDS);
     mt_watching = 1;
     return mt_pptp_fd;

@@ -48,6 +48,8 @@
 #define mt_disestablish          ppp_generic_disestablish
 #define mt_option_error          ppp_option_error
 #define mt_got_sigterm()         ppp_signaled(SIGTERM)
+/* listen_time is not in 2.5's plugin API: LCP starts at once, as pppd does by default. */
+#define mt_set_listen_ms(ms)     ((void)(ms))
 
 #elif defined(VERSION)
 /* ---- pppd 2.4.x (patchlevel.h's VERSION) ------------------------------------------------ */
@@ -76,6 +78,7 @@
 #define mt_disestablish          generic_disestablish_ppp
 #define mt_option_error          option_error
 #define mt_got_sigterm()         got_sigterm
+#define mt_set_listen_ms(ms)     (listen_time = (ms))
 
 #else
 #error "unknown pppd headers: neither 2.4.x (patchlevel.h VERSION) nor 2.5.x (pppdconf.h); mailtun.so supports pppd 2.4.9 and 2.5.x"

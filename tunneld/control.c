@@ -115,6 +115,7 @@ void control_on_msg(struct ctl_client *c, const struct ipc_msg *m, void *arg)
     case IPC_PPP_IP_UP:
     case IPC_PPP_IP_DOWN:
     case IPC_PPP_EXIT:
+    case IPC_CALL_ATTACHED:
         tunnel_plugin_msg(ctl->tunnel, c, m);
         break;
     default:

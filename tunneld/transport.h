@@ -53,6 +53,10 @@ struct transport_ops {
     void (*shutdown)(struct transport *tp);
     /* Immediate end, no callbacks. */
     void (*free)(struct transport *tp);
+    /* pppd's plugin opened the kernel channel for the call (may be NULL: nothing to do).
+     * L2TP sends its ICCN only then: the LNS starts its pppd on ICCN, and that pppd's first
+     * LCP frames must find our kernel session there. */
+    void (*attached)(struct transport *tp);
     /* The control connection is up and answering (the call may or may not be). */
     bool (*control_alive)(const struct transport *tp);
     /* Why PPP may die while the control connection lives: the protocol's usual suspect,

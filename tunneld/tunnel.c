@@ -846,6 +846,11 @@ void tunnel_plugin_msg(struct tunnel *t, struct ctl_client *c, const struct ipc_
             ctl_client_error(c, "no call established");
         }
         break;
+    case IPC_CALL_ATTACHED:
+        log_info("plugin attached the call pid=%d", (int)t->pppd.pid);
+        if (t->state == TUNNEL_PPP && t->call_up && t->conn && t->conn->ops->attached)
+            t->conn->ops->attached(t->conn);
+        break;
     case IPC_PPP_AUTH_UP:
         log_info("ppp authenticated pid=%d", (int)t->pppd.pid);
         break;

@@ -10,7 +10,7 @@ is written to LOG as "TYPE attr=value ..." (lib/ipc.h framing)."""
 import os, socket, struct, sys, time
 
 NAMES = {1: "HELLO", 2: "OK", 3: "ERROR", 10: "CALL_REQUEST", 11: "CALL_REPLY", 12: "PPP_AUTH_UP",
-         13: "PPP_IP_UP", 14: "PPP_IP_DOWN", 15: "PPP_EXIT"}
+         13: "PPP_IP_UP", 14: "PPP_IP_DOWN", 15: "PPP_EXIT", 16: "CALL_ATTACHED"}
 ATTRS = {1: "text", 2: "role", 3: "pid", 4: "server", 5: "local_call_id", 6: "peer_call_id",
          7: "ifname", 8: "local", 9: "peer", 10: "mtu", 11: "reason"}
 
@@ -83,7 +83,15 @@ with open(log, "w") as f:
             c.sendall(frame(11, [(4, socket.inet_aton("127.0.0.1")), (5, struct.pack(">H", 4711)),
                                  (6, struct.pack(">H", 815)), (8, socket.inet_aton("127.0.0.1"))]))
             if mode == "hangup":
-                time.sleep(0.2); c.close(); f.write("CLOSED\n"); break
+                # Read what the plugin sent meanwhile (CALL_ATTACHED): a close with unread
+                # data is a reset, not the plain end of a daemon that went away.
+                time.sleep(0.2); c.settimeout(0.1)
+                try:
+                    while c.recv(4096):
+                        pass
+                except OSError:
+                    pass
+                c.close(); f.write("CLOSED\n"); break
             if mode == "kick":
                 c.sendall(frame(3, [(1, b"uplink address changed")]))
             if mode == "flood":

@@ -38,6 +38,7 @@ bool persist;
 volatile int status;
 int got_sigterm;
 char ppp_devnam[MAXPATHLEN];
+int listen_time;
 ipcp_options ipcp_gotoptions[1], ipcp_hisoptions[1];
 lcp_options lcp_wantoptions[1], lcp_allowoptions[1];
 static option_t *plugin_options;
@@ -184,6 +185,7 @@ int main(int argc, char **argv)
             *(int *)plugin_options[1].addr = atoi(argv[++i]);    /* mailtun-timeout */
         } else if (strcmp(argv[i], "connect") == 0) {
             printf("connect: %d\n", the_channel->connect());
+            printf("listen_time=%d\n", listen_time);
         } else if (strcmp(argv[i], "auth_up") == 0) {
             run(auth_up_notifier, 0);
         } else if (strcmp(argv[i], "ip_up") == 0) {

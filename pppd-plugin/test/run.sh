@@ -64,6 +64,7 @@ has "bind: our call id and address" "pptp bind: call_id=4711 addr=127.0.0.1" "$T
 has "connect: peer call id and server" "pptp connect: call_id=815 addr=127.0.0.1" "$T/p.log"
 has "call up logged" "notice: mailtun: call up server=127.0.0.1 local=127.0.0.1 local_call_id=4711 peer_call_id=815" "$T/p.log"
 has "watchdog armed" "watch: armed" "$T/p.log"
+has "pptp: LCP starts at once" "listen_time=0" "$T/p.log"
 has "daemon loss logged" "error: mailtun: lost mailtund (connection closed); ending the link" "$T/p.log"
 has "link closed with fatal status" "lcp_close: lost mailtund (connection closed) (status 1)" "$T/p.log"
 
@@ -125,6 +126,8 @@ fi
 daemon l2tp
 FAKE_PPTP=1 "$T/fake_pppd" "$SO" options "$T/sock" connect auth_up exit 16 > "$T/p.log"; wait
 has "l2tp session socket" "l2tp connect: tunnel=101/202 session=303/404 server=127.0.0.1:1701 fd=-1 len_ok=1" "$T/p.log"
+has "l2tp: attached reported (mailtund's ICCN waits for it)" "CALL_ATTACHED" "$T/d.log"
+has "l2tp: LCP listens first (the LNS starts its pppd on our ICCN)" "listen_time=3000" "$T/p.log"
 has "l2tp call up logged" "notice: mailtun: call up transport=l2tp server=127.0.0.1 tunnel_id=101 peer_tunnel_id=202 session_id=303 peer_session_id=404" "$T/p.log"
 if grep -q "pptp bind\|pptp connect" "$T/p.log"; then echo "FAIL: a PPTP socket for an L2TP call"; FAILS=$((FAILS+1));
 else echo "ok: no PPTP socket for an L2TP call"; fi

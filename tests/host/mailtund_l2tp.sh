@@ -43,13 +43,16 @@ start_mailtund
 wait_for 10 "l2tp call up" grep -q "l2tp call up tunnel=" "$work/mailtund.log"
 grep -q "dial server=203.0.113.1 port=1701 transport=l2tp attempt=1" "$work/mailtund.log" ||
     fail "dial line without the L2TP port: $(grep -m1 'dial server' "$work/mailtund.log")"
-for m in SCCRQ SCCCN ICRQ ICCN; do
+for m in SCCRQ SCCCN ICRQ; do
     grep -q "RECV $m " "$work/lns.log" || fail "the LNS never got $m"
 done
 grep -q "RECV SCCRQ ns=0 nr=0 tunnel=0 session=0 assigned_tunnel=" "$work/lns.log" || fail "SCCRQ header"
 grep -q "RECV ICRQ ns=2 nr=1 tunnel=4242 session=0 assigned_session=" "$work/lns.log" || fail "ICRQ not in sequence"
 ok "handshake: $(grep -o 'l2tp call up [^"]*' "$work/mailtund.log" | head -n 1)"
 if [ $kernel = yes ]; then
+    # ICCN once pppd's plugin (here the fake) has attached the kernel session
+    wait_for 5 "ICCN after the session was attached" grep -q "RECV ICCN " "$work/lns.log"
+    grep -q "data path attached, ICCN sent" "$work/mailtund.log" || fail "ICCN not sent on the plugin's word"
     wait_for 10 "link up over L2TP" state_is up
     status | grep -q "transport *l2tp" || fail "status does not say l2tp: $(status)"
     ok "link up over the kernel's l2tp_ppp: $(status | grep -E 'tunnel_id|session_id' | tr -s ' ' | paste -sd';')"
@@ -58,6 +61,7 @@ else
     grep -q "modprobe l2tp_ppp" "$work/mailtund.log" || fail "the fix is not named"
     wait_for 5 "CDN to the LNS" grep -q "RECV CDN .*result=" "$work/lns.log"
     wait_for 5 "StopCCN to the LNS" grep -q "RECV StopCCN " "$work/lns.log"
+    ! grep -q "RECV ICCN " "$work/lns.log" || fail "ICCN told the LNS of a call without a data path"
     ok "no l2tp_ppp here: $(grep -o 'tunnel failed reason="[^"]*' "$work/mailtund.log" | head -n 1 | cut -c1-140)...; CDN and StopCCN sent"
     wait_for 10 "a re-dial" eval '[ "$(grep -c "RECV SCCRQ" "$work/lns.log")" -ge 2 ]'
     ok "re-dialled after the back-off"

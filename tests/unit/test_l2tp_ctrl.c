@@ -2,8 +2,9 @@
  * test_l2tp_ctrl.c — unit tests for tunneld/l2tp/l2tp_rel and l2tp_ctrl: the LAC's tunnel and
  * session state machines driven by a scripted LNS, per state: the handshake with and without
  * tunnel authentication, every way the LNS can refuse or end the tunnel or the call, Ns/Nr and
- * ZLB acks, retransmission with back-off, the window, duplicates and early messages, HELLO,
- * setup timeouts, our shutdown, and sequence number wrap-around.
+ * ZLB acks, retransmission with back-off, the window, duplicates and early
+ * messages, HELLO, ICCN held until our data path is attached, setup timeouts, our shutdown, and
+ * sequence number wrap-around.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -555,6 +556,87 @@ static void test_sequence_wraps(void **state)
 	assert_int_equal(l2tp_rel_receive(&r, &h, 0), L2TP_RX_DUPLICATE);   /* 0xffff is before 0 */
 }
 
+/* ---- ICCN after our data path is attached (attach_wait_ms) ---- */
+
+/* Up to ICRP with attach_wait_ms set: the call is reported, ICCN held back. */
+static void bring_to_wait_attach(void)
+{
+	C.cfg.attach_wait_ms = 3000;
+	l2tp_ctrl_start(&C, NOW);
+	drain();
+	send_sccrp(0, NULL, 0, 0);
+	drain();
+	l2tp_ctrl_attached(&C, NOW);                /* too early: no call yet, nothing happens */
+	expect_out(-1);
+	assert_int_equal(l2tp_ctrl_session_state(&C), L2TP_SES_WAIT_REPLY);
+	send_icrp();
+	assert_int_equal(S.established, 1);         /* pppd's plugin may attach now */
+	assert_int_equal(S.call.peer_session_id, LNS_SID);
+	expect_out(L2TP_ZLB);                       /* ICRP acked, but no ICCN yet */
+	expect_out(-1);
+	assert_int_equal(l2tp_ctrl_session_state(&C), L2TP_SES_WAIT_ATTACH);
+}
+
+static void test_iccn_waits_for_attach(void **state)
+{
+	setup_ctrl(0);
+	bring_to_wait_attach();
+	NOW += 250;
+	l2tp_ctrl_attached(&C, NOW);
+	expect_out(L2TP_ICCN);
+	assert_int_equal(OUT.hdr.session_id, LNS_SID);
+	assert_int_equal(l2tp_ctrl_session_state(&C), L2TP_SES_ESTABLISHED);
+	l2tp_ctrl_attached(&C, NOW);                /* once only */
+	expect_out(-1);
+	assert_int_equal(S.established, 1);
+	/* no setup deadline left behind: the next timer is the retransmission of ICCN */
+	assert_int_equal(l2tp_ctrl_next_deadline(&C), NOW + 1000);
+}
+
+static void test_iccn_after_attach_wait(void **state)
+{
+	setup_ctrl(0);
+	bring_to_wait_attach();
+	/* ICRP acked all of ours: the only timer left is the attach wait */
+	assert_int_equal(l2tp_ctrl_next_deadline(&C), NOW + 3000);
+	l2tp_ctrl_tick(&C, NOW + 2999);
+	expect_out(-1);
+	l2tp_ctrl_tick(&C, NOW + 3000);             /* a plugin that never says so */
+	expect_out(L2TP_ICCN);
+	assert_int_equal(l2tp_ctrl_session_state(&C), L2TP_SES_ESTABLISHED);
+	assert_int_equal(l2tp_ctrl_tunnel_state(&C), L2TP_TUN_ESTABLISHED);
+	assert_int_equal(S.established, 1);
+}
+
+static void test_call_ends_while_waiting_for_attach(void **state)
+{
+	struct l2tp_msg *m;
+
+	/* our shutdown: the LNS knows the call since its ICRP, so it gets a CDN */
+	setup_ctrl(0);
+	bring_to_wait_attach();
+	l2tp_ctrl_shutdown(&C, "pppd died", NOW);
+	expect_out(L2TP_CDN);
+	assert_int_equal(OUT.hdr.session_id, LNS_SID);
+	expect_out(L2TP_STOPCCN);
+	assert_int_equal(S.cleared, 1);
+	l2tp_ctrl_attached(&C, NOW);                /* too late: no ICCN */
+	expect_out(-1);
+
+	/* the LNS clears it */
+	setup_ctrl(0);
+	bring_to_wait_attach();
+	m = lns_msg(L2TP_CDN, LAC_SID);
+	m->present |= l2tp_required_avps(L2TP_CDN);
+	m->result = L2TP_CDN_ADMIN;
+	m->session_id = LNS_SID;
+	lns_send();
+	assert_int_equal(S.cleared, 1);
+	assert_non_null(strstr(S.cleared_reason, "LNS cleared the call (CDN)"));
+	expect_out(L2TP_STOPCCN);
+	assert_int_equal(l2tp_ctrl_tunnel_state(&C), L2TP_TUN_STOPPING);
+}
+
 /* ---- HELLO, timeouts, our shutdown ---- */
 
 static void test_hello_keepalive(void **state)
@@ -706,6 +788,9 @@ int main(void)
 		cmocka_unit_test(test_sequence_wraps),
 		cmocka_unit_test(test_hello_keepalive),
 		cmocka_unit_test(test_hello_unanswered_kills),
+		cmocka_unit_test(test_iccn_waits_for_attach),
+		cmocka_unit_test(test_iccn_after_attach_wait),
+		cmocka_unit_test(test_call_ends_while_waiting_for_attach),
 		cmocka_unit_test(test_setup_timeouts),
 		cmocka_unit_test(test_shutdown_when_up),
 		cmocka_unit_test(test_shutdown_unacked_ends_bounded),

@@ -215,6 +215,15 @@ static void li_shutdown(struct transport *tp)
     report_closed(t, "shut down");
 }
 
+/* pppd's plugin attached the session: L2TP inside sends its ICCN. */
+static void li_attached(struct transport *tp)
+{
+    struct l2tp_ipsec *t = (struct l2tp_ipsec *)tp;
+
+    if (t->state == LI_L2TP && t->l2tp && t->l2tp->ops->attached)
+        t->l2tp->ops->attached(t->l2tp);
+}
+
 static void li_free(struct transport *tp)
 {
     struct l2tp_ipsec *t = (struct l2tp_ipsec *)tp;
@@ -258,6 +267,7 @@ const struct transport_ops l2tp_ipsec_transport = {
     .default_port = 1701,
     .dial = li_dial,
     .shutdown = li_shutdown,
+    .attached = li_attached,
     .free = li_free,
     .control_alive = li_control_alive,
     .dead_path = li_dead_path,

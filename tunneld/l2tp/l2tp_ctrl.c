@@ -17,6 +17,8 @@
 
 #include "log.h"
 
+static void after_event(struct l2tp_ctrl *c);
+
 void l2tp_ctrl_config_defaults(struct l2tp_ctrl_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -43,7 +45,8 @@ const char *l2tp_tunnel_state_name(enum l2tp_tunnel_state st)
 
 const char *l2tp_session_state_name(enum l2tp_session_state st)
 {
-	static const char *const n[] = { "IDLE", "WAIT_TUNNEL", "WAIT_REPLY", "ESTABLISHED", "CLOSED" };
+	static const char *const n[] = { "IDLE", "WAIT_TUNNEL", "WAIT_REPLY", "WAIT_ATTACH", "ESTABLISHED",
+					  "CLOSED" };
 	return (unsigned)st < sizeof(n) / sizeof(n[0]) ? n[st] : "?";
 }
 
@@ -152,7 +155,7 @@ static void stop(struct l2tp_ctrl *c, uint16_t stop_result, uint16_t error, cons
 		close_now(c, c->pending_reason);
 		return;
 	}
-	if (c->session == L2TP_SES_ESTABLISHED ||
+	if (c->session == L2TP_SES_ESTABLISHED || c->session == L2TP_SES_WAIT_ATTACH ||
 	    (c->session == L2TP_SES_WAIT_REPLY && c->call.peer_session_id != 0)) {
 		m = new_msg(c, L2TP_CDN, c->call.peer_session_id);
 		m->present |= L2TP_AVP_BIT(L2TP_AVP_SESSION_ID);
@@ -310,9 +313,33 @@ static void on_sccrp(struct l2tp_ctrl *c, const struct l2tp_msg *in)
 	c->deadline_ms = c->now_ms + c->cfg.setup_timeout_ms;
 }
 
+/* ICCN: the call is connected, PPP may flow. */
+static void send_iccn(struct l2tp_ctrl *c, const char *reason)
+{
+	struct l2tp_msg *m = new_msg(c, L2TP_ICCN, c->call.peer_session_id);
+
+	m->present |= L2TP_AVP_BIT(L2TP_AVP_TX_SPEED) | L2TP_AVP_BIT(L2TP_AVP_FRAMING_TYPE);
+	m->tx_speed = c->cfg.tx_speed;
+	m->framing_type = c->cfg.framing_type;
+	if (send_msg(c, m) != 0) {
+		stop(c, L2TP_STOP_GENERAL_ERROR, L2TP_ERR_NO_RESOURCES, "cannot send ICCN");
+		return;
+	}
+	c->deadline_ms = 0;
+	set_session(c, L2TP_SES_ESTABLISHED, reason);
+}
+
+static void report_call(struct l2tp_ctrl *c)
+{
+	c->call_up = true;
+	log_info("l2tp call up tunnel=%u/%u session=%u/%u", c->call.local_tunnel_id,
+		 c->call.peer_tunnel_id, c->call.local_session_id, c->call.peer_session_id);
+	if (c->hooks.call_established)
+		c->hooks.call_established(c->hooks.arg, &c->call);
+}
+
 static void on_icrp(struct l2tp_ctrl *c, const struct l2tp_msg *in)
 {
-	struct l2tp_msg *m;
 	if (c->session != L2TP_SES_WAIT_REPLY) {
 		log_info("l2tp ignored ICRP in session state %s session=%u", l2tp_session_state_name(c->session),
 			 c->cfg.session_id);
@@ -324,21 +351,25 @@ static void on_icrp(struct l2tp_ctrl *c, const struct l2tp_msg *in)
 	}
 	c->call.peer_session_id = in->session_id;
 	c->call.seq_required = (in->present & L2TP_AVP_BIT(L2TP_AVP_SEQ_REQUIRED)) != 0;
-	m = new_msg(c, L2TP_ICCN, c->call.peer_session_id);
-	m->present |= L2TP_AVP_BIT(L2TP_AVP_TX_SPEED) | L2TP_AVP_BIT(L2TP_AVP_FRAMING_TYPE);
-	m->tx_speed = c->cfg.tx_speed;
-	m->framing_type = c->cfg.framing_type;
-	if (send_msg(c, m) != 0) {
-		stop(c, L2TP_STOP_GENERAL_ERROR, L2TP_ERR_NO_RESOURCES, "cannot send ICCN");
+	if (c->cfg.attach_wait_ms == 0) {
+		send_iccn(c, "ICRP received, ICCN sent");
+		if (c->session == L2TP_SES_ESTABLISHED)
+			report_call(c);
 		return;
 	}
-	c->deadline_ms = 0;
-	set_session(c, L2TP_SES_ESTABLISHED, "ICRP received, ICCN sent");
-	c->call_up = true;
-	log_info("l2tp call up tunnel=%u/%u session=%u/%u", c->call.local_tunnel_id,
-		 c->call.peer_tunnel_id, c->call.local_session_id, c->call.peer_session_id);
-	if (c->hooks.call_established)
-		c->hooks.call_established(c->hooks.arg, &c->call);
+	/* The hook hands the call to pppd's plugin; ICCN follows l2tp_ctrl_attached(). */
+	set_session(c, L2TP_SES_WAIT_ATTACH, "ICRP received, ICCN waits for our data path");
+	c->deadline_ms = c->now_ms + c->cfg.attach_wait_ms;
+	report_call(c);
+}
+
+void l2tp_ctrl_attached(struct l2tp_ctrl *c, uint64_t now_ms)
+{
+	if (c->tunnel != L2TP_TUN_ESTABLISHED || c->session != L2TP_SES_WAIT_ATTACH)
+		return;
+	c->now_ms = now_ms;
+	send_iccn(c, "data path attached, ICCN sent");
+	after_event(c);
 }
 
 static void describe_result(char *dst, size_t cap, const char *what, const struct l2tp_msg *in,
@@ -393,7 +424,8 @@ static void on_message(struct l2tp_ctrl *c, enum l2tp_decode_status st, const ch
 		close_now(c, text);
 		break;
 	case L2TP_CDN:
-		if (c->session != L2TP_SES_WAIT_REPLY && c->session != L2TP_SES_ESTABLISHED)
+		if (c->session != L2TP_SES_WAIT_REPLY && c->session != L2TP_SES_WAIT_ATTACH &&
+		    c->session != L2TP_SES_ESTABLISHED)
 			break;
 		describe_result(text, sizeof(text), "LNS cleared the call (CDN)", in, l2tp_cdn_result_name);
 		clear_call(c, text);
@@ -491,6 +523,13 @@ void l2tp_ctrl_tick(struct l2tp_ctrl *c, uint64_t now_ms)
 			 c->pending_reason);
 		close_now(c, why);
 		return;
+	}
+	if (c->deadline_ms != 0 && now_ms >= c->deadline_ms && c->session == L2TP_SES_WAIT_ATTACH) {
+		/* An old plugin, or a slow one: the LNS's first LCP frames may be lost, PPP's
+		 * retransmissions still bring the link up. */
+		log_info("l2tp data path not reported attached within %u ms session=%u: ICCN anyway",
+			 c->cfg.attach_wait_ms, c->cfg.session_id);
+		send_iccn(c, "attach wait over, ICCN sent");
 	}
 	if (c->deadline_ms != 0 && now_ms >= c->deadline_ms) {
 		c->deadline_ms = 0;

@@ -15,9 +15,13 @@
  *   any --no ack after max_retries, no reply in setup_timeout_ms, socket lost--> CLOSED
  * Session (section 7.4.1, incoming call at the LAC):
  *   IDLE --start--> WAIT_TUNNEL --tunnel up/ICRQ--> WAIT_REPLY --ICRP/ICCN--> ESTABLISHED
+ *   with attach_wait_ms: WAIT_REPLY --ICRP--> WAIT_ATTACH --attached, or attach_wait_ms/ICCN--> ESTABLISHED
  *   any --CDN, tunnel gone, shutdown/CDN--> CLOSED
  * One tunnel carries exactly this one session, so a session that ends takes the tunnel along.
  * The call is cleared (hook) exactly once if it was established, always before "closed".
+ * "Call established" fires on ICRP, before ICCN when attach_wait_ms is set: the LNS starts its
+ * pppd on ICCN, whose first LCP frames are lost unless our kernel session exists by then, and
+ * each lost one costs a PPP restart timer (3 s by default).
  * HELLO goes out after hello_interval_ms without a message from the LNS; an unacknowledged
  * HELLO (like any message) ends the tunnel after the retransmissions.
  * Needs: l2tp_codec, l2tp_rel, lib/log.h.
@@ -53,6 +57,8 @@ struct l2tp_ctrl_config {
 	uint32_t framing_type;               /* ICCN: sync (1) */
 	uint32_t hello_interval_ms;          /* silence before we send HELLO: 60000 ms */
 	uint32_t setup_timeout_ms;           /* SCCRP and ICRP each within: 30000 ms */
+	uint32_t attach_wait_ms;             /* ICCN waits for l2tp_ctrl_attached() this long;
+						0: ICCN at once on ICRP (default) */
 	uint32_t stop_timeout_ms;            /* StopCCN's ack within: 3000 ms (a dead LNS must not
 						hold up the next dial for all the retransmissions) */
 	struct l2tp_rel_config rel;          /* retransmission: 1000 ms doubling to 8000, 5 retries */
@@ -72,6 +78,7 @@ enum l2tp_session_state {
 	L2TP_SES_IDLE,
 	L2TP_SES_WAIT_TUNNEL,      /* the call waits for the tunnel */
 	L2TP_SES_WAIT_REPLY,       /* ICRQ sent */
+	L2TP_SES_WAIT_ATTACH,      /* ICRP received, call reported: ICCN waits for our data path */
 	L2TP_SES_ESTABLISHED,      /* ICCN sent: PPP may flow */
 	L2TP_SES_CLOSED            /* terminal */
 };
@@ -127,6 +134,8 @@ void l2tp_ctrl_input(struct l2tp_ctrl *c, const void *buf, size_t len, uint64_t 
 void l2tp_ctrl_tick(struct l2tp_ctrl *c, uint64_t now_ms);
 /* Polite teardown: CDN for a call, then StopCCN, bounded by the retransmissions. */
 void l2tp_ctrl_shutdown(struct l2tp_ctrl *c, const char *reason, uint64_t now_ms);
+/* Our kernel session for the call exists (pppd's plugin attached it): ICCN may go. */
+void l2tp_ctrl_attached(struct l2tp_ctrl *c, uint64_t now_ms);
 /* The socket broke under us: closes with reason, no more output. */
 void l2tp_ctrl_lost(struct l2tp_ctrl *c, const char *reason);
 

@@ -29,6 +29,7 @@
 #include <event2/event.h>
 
 #define READS_PER_WAKEUP 64
+#define L2TP_ATTACH_WAIT_MS 3000
 
 struct l2tp_transport {
     struct transport base;          /* first: the supervisor holds a struct transport * */
@@ -253,6 +254,9 @@ static struct transport *l2tp_dial(struct event_base *base, const struct tunnel_
     cfg.session_id = random_id();
     cfg.call_serial = (uint32_t)attempt;
     cfg.hello_interval_ms = (uint32_t)conf->echo_interval_ms;
+    /* ICCN once pppd's plugin has attached our kernel session (l2tp_attached), so the LNS's
+     * pppd, started on ICCN, finds it; an older plugin that never says so costs this wait. */
+    cfg.attach_wait_ms = L2TP_ATTACH_WAIT_MS;
     cfg.setup_timeout_ms = (uint32_t)conf->connect_timeout_ms;
     l2tp_ctrl_init(&p->ctrl, &cfg, &hooks);
 
@@ -278,6 +282,13 @@ static void l2tp_shutdown(struct transport *tp)
 {
     struct l2tp_transport *p = (struct l2tp_transport *)tp;
     l2tp_ctrl_shutdown(&p->ctrl, "tunnel closed by mailtund", now_ms());
+    after_event(p);
+}
+
+static void l2tp_attached(struct transport *tp)
+{
+    struct l2tp_transport *p = (struct l2tp_transport *)tp;
+    l2tp_ctrl_attached(&p->ctrl, now_ms());
     after_event(p);
 }
 
@@ -340,6 +351,7 @@ const struct transport_ops l2tp_transport = {
     .default_port = L2TP_UDP_PORT,
     .dial = l2tp_dial,
     .shutdown = l2tp_shutdown,
+    .attached = l2tp_attached,
     .free = l2tp_free,
     .control_alive = l2tp_control_alive,
     .dead_path = l2tp_dead_path,

@@ -58,6 +58,7 @@ if not srv or len(srv) != 4 or srv == b"\0\0\0\0" or not mtipc.attr(attrs, mtipc
     sys.exit(8)
 print("fake_pppd: call peer_call_id=%d" % int.from_bytes(mtipc.attr(attrs, mtipc.A_PEER_CALL_ID), "big"),
       file=sys.stderr)
+s.sendall(mtipc.frame(mtipc.CALL_ATTACHED))   # the kernel channel is open (L2TP's ICCN waits for it)
 stop = False
 
 
