@@ -44,6 +44,7 @@ charon {
             path = $LAB_RESULTS/charon-$name.log
             flush_line = yes
             time_format = %H:%M:%S
+            time_add_ms = yes
             default = 1
             ike = 2
             cfg = 2
