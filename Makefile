@@ -178,6 +178,7 @@ fuzz:
 bench-tunnel: all
 	@B=$(B) bench/tunnel.sh
 	@B=$(B) bench/tunnel_l2tp.sh
+	@B=$(B) bench/tunnel_l2tp_ipsec.sh
 bench-relay: all
 	@B=$(B) bench/relay.sh
 bench-recovery: all

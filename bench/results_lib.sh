@@ -14,3 +14,18 @@ results_replace_section() {
         END { if (!done) dump() }' "$file" >"$file.tmp" && mv "$file.tmp" "$file"
     rm -f "$section"
 }
+
+# results_get TIMING KEY — the last value of KEY=... in a lab bench's timing.txt.
+results_get() { sed -n "s/^$2=//p" "$1" 2>/dev/null | tail -n 1; }
+
+# results_each TIMING PREFIX — the values of PREFIX_1 .. PREFIX_20, space-separated.
+results_each() {
+    local i v out=''
+    for i in $(seq 1 20); do v=$(results_get "$1" "$2_$i"); [ -n "$v" ] && out+="$v "; done
+    echo "${out% }"
+}
+
+# results_machine — "N cores, CPU model; host kernel K" for a section's Machine line.
+results_machine() {
+    echo "$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1); host kernel $(uname -r)"
+}
