@@ -120,6 +120,9 @@ static const char *ntoa(struct in_addr a, char *buf)
 static void arm(struct event *ev, long ms)
 {
     struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    /* From now, not from when this loop pass began: a back-off announced in the log must
+     * not run out a few ms before the announced wait (seen in tunnel-wrong-password). */
+    event_base_update_cache_time(event_get_base(ev));
     evtimer_add(ev, &tv);
 }
 
@@ -722,6 +725,9 @@ void tunnel_child_exited(struct tunnel *t)
         return;
     }
     log_info("pppd exited %s", ex.text);
+    /* What pppd said first is the cause: pppd 2.4.9 exits with 16 (hangup) whenever its
+     * goodbye ends without a Terminate-Ack, whatever it was ending the link for. */
+    const char *cause = t->pppd_said[0] ? t->pppd_said : ex.text;
     /*
      * pppd gave up for lack of answers (negotiation failed: 10, LCP echoes unanswered: 15)
      * while the control connection still answers: the path carries the control protocol but
@@ -739,10 +745,10 @@ void tunnel_child_exited(struct tunnel *t)
     if (t->state != TUNNEL_BACKOFF && t->state != TUNNEL_WAIT_UPLINK && !we_stopped_it) {
         if (dead_path) {
             char symptom[200];
-            snprintf(symptom, sizeof(symptom), "does not (pppd %s)", ex.text);
+            snprintf(symptom, sizeof(symptom), "does not (pppd %s)", cause);
             fail_dead_path(t, symptom);
         } else {
-            snprintf(why, sizeof(why), "pppd %s", ex.text);
+            snprintf(why, sizeof(why), "pppd %s", cause);
             tunnel_fail(t, why);
         }
     }
@@ -862,10 +868,12 @@ void tunnel_plugin_msg(struct tunnel *t, struct ctl_client *c, const struct ipc_
             publish_link_down(t, "ip-down");
         break;
     case IPC_PPP_EXIT:
-        /* Sent when pppd starts ending the link and again at its exit: log each news once. */
+        /* Sent when pppd starts ending the link and again at its exit: log each news once,
+         * keep the first (the cause; a later one can be pppd's "hangup" after its goodbye). */
         if (ipc_get_str(m, ATTR_REASON, reason, sizeof(reason)) == 0 && strcmp(reason, t->pppd_said)) {
             log_info("pppd exiting pid=%d reason=\"%s\"", (int)t->pppd.pid, reason);
-            snprintf(t->pppd_said, sizeof(t->pppd_said), "%s", reason);
+            if (!t->pppd_said[0])
+                snprintf(t->pppd_said, sizeof(t->pppd_said), "%s", reason);
         }
         break;
     default:
