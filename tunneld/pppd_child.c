@@ -156,6 +156,10 @@ pppd_build_argv(const struct pppd_config *cfg, struct pppd_argv *out, char *err,
         "refuse-pap", "refuse-chap", "refuse-mschap", "refuse-eap",  /* MS-CHAPv2 only: MPPE keys */
         "require-mppe-128", "nobsdcomp", "nodeflate",
         "nodefaultroute",   /* routes.c does routing with a source rule */
+        /* One Terminate-Request: pppd's goodbye then lasts at most lcp-restart (3 s), inside
+         * mailtund's grace for it. With pppd's default of 2 a lost Terminate-Ack (a provider
+         * that hangs up once it has its own) kept pppd 6 s, and mailtund killed it. */
+        "lcp-max-terminate", "1",
     };
     struct builder b = { out, err, errlen, 0 };
     size_t i;

@@ -69,7 +69,7 @@ argv_full(void **state)
         "/usr/sbin/pppd", "plugin", "/usr/lib/pppd/2.4.9/mailtun.so",
         "mailtun-socket", "/run/mailtun/mailtund.sock",
         "noauth", "refuse-pap", "refuse-chap", "refuse-mschap", "refuse-eap",
-        "require-mppe-128", "nobsdcomp", "nodeflate", "nodefaultroute",
+        "require-mppe-128", "nobsdcomp", "nodeflate", "nodefaultroute", "lcp-max-terminate", "1",
         "lcp-echo-interval", "10", "lcp-echo-failure", "3", "mtu", "1400", "mru", "1400",
         "file", "/etc/mailtun/pppd-options",
         "nodetach", "nopersist", "name", "ACME\\mailgw", "remotename", "provider",
@@ -93,7 +93,7 @@ argv_minimal(void **state)
     static const char *const want[] = {
         PPPD_DEFAULT_PATH, "plugin", "mailtun.so",
         "noauth", "refuse-pap", "refuse-chap", "refuse-mschap", "refuse-eap",
-        "require-mppe-128", "nobsdcomp", "nodeflate", "nodefaultroute",
+        "require-mppe-128", "nobsdcomp", "nodeflate", "nodefaultroute", "lcp-max-terminate", "1",
         "nodetach", "nopersist", "name", "gw", "ipparam", "mailtun", NULL,
     };
     struct pppd_config c;
