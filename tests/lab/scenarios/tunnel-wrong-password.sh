@@ -83,9 +83,9 @@ goodbye=$(awk '
     END { printf "%d", max }' "$log")
 lab_result pppd_goodbye_ms_max "$goodbye"
 # Stopped by mailtund after it said why (SIGTERM, then maybe SIGKILL) counts as killed.
-killed=$(grep -c 'pppd stop pid=.* after it said \|pppd killed pid=' "$log")
+killed=$(grep 'pppd stop pid=.* after it said \|pppd killed pid=' "$log" | grep -o 'pid=[0-9]*' | sort -u | wc -l)
 lab_result pppd_killed_after_exit19 "$killed"
-[ "$killed" -eq 0 ] || lab_fail "pppd was stopped $killed times after reporting exit 19 (longest goodbye ${goodbye} ms): $(grep -m1 'pppd stop pid=.* after it said \|pppd killed pid=' "$log")"
+[ "$killed" -eq 0 ] || lab_fail "$killed pppd were stopped after reporting exit 19 (longest goodbye ${goodbye} ms): $(grep -m1 'pppd stop pid=.* after it said \|pppd killed pid=' "$log")"
 lab_log "pppd's goodbye took at most ${goodbye} ms with ${dropped} Terminate-Acks lost; never killed"
 named=0
 for l in "${fails[@]}"; do
