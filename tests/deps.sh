@@ -21,7 +21,8 @@ FUZZ="clang libclang-rt-14-dev"
 TEST="postfix swaks libnet-ssleay-perl openssl iproute2 kmod tcpdump python3 sasl2-bin libsasl2-modules"
 # lab: a kernel with PPP, the provider's real PPTP server, a carrier NAT (iptables), IKE (strongSwan)
 LAB="user-mode-linux ppp pptpd pptp-linux xl2tpd busybox-static iptables e2fsprogs
-     strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins"
+     strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins
+     strongswan-pki"
 # packages: make deb (dpkg-buildpackage, debhelper), lintian, and make deb-check's fresh root
 PACKAGING="debhelper dpkg-dev fakeroot lintian mmdebstrap"
 
