@@ -3,12 +3,13 @@
  *
  * Reads [tunnel] of mailtun.conf, opens the control socket, and runs the tunnel supervisor
  * on libevent until SIGTERM/SIGINT, which hangs up pppd, clears the call and removes the
- * routes before exiting. SIGUSR1 re-dials at once. Needs root (pppd, routes).
+ * routes before exiting (and with L2TP/IPsec waits up to 3 s for charon to unload the SA). SIGUSR1 re-dials at once. Needs root (pppd, routes).
  */
 #include "config.h"
 #include "daemon.h"
 #include "control.h"
 #include "ctl_server.h"
+#include "ipsec_sa.h"
 #include "log.h"
 #include "tunnel.h"
 #include "tunnel_conf.h"
@@ -141,6 +142,8 @@ int main(int argc, char **argv)
     control_close(&control);
     ctl_server_close(ctl);
     tunnel_free(t);
+    /* charon may drop a terminate or unload-conn whose client is gone: wait for its answers */
+    ipsec_sa_wait_stops(base, IPSEC_STOP_WAIT_MS);
     event_base_free(base);
     tunnel_conf_free(&conf);
     return 0;

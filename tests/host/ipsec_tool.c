@@ -1,7 +1,8 @@
 /*
  * ipsec_tool.c — drives tunneld/ipsec/ipsec_sa against a real charon, for
  * tests/host/ipsec_sa.sh: brings the SA up, prints "up ..." or "down <reason>" as they come,
- * and on SIGTERM stops it (terminate + unload-conn) and exits once that is done.
+ * and on SIGTERM stops it (terminate + unload-conn) and exits once charon has answered
+ * (ipsec_sa_wait_stops; "unanswered" if it did not within IPSEC_STOP_WAIT_MS).
  *
  *   ipsec_tool VICI_SOCKET SERVER LOCAL_PORT LOCAL_ID REMOTE_ID PSK [IKE_VERSION]
  */
@@ -32,13 +33,11 @@ static void on_down(void *arg, const char *reason)
 
 static void on_term(evutil_socket_t fd, short what, void *arg)
 {
-    struct timeval grace = { 3, 0 };
-
     printf("stopping\n");
     fflush(stdout);
     ipsec_sa_stop(sa);
     sa = NULL;
-    event_base_loopexit(base, &grace);   /* the stop's answers are read meanwhile */
+    event_base_loopbreak(base);          /* main waits for the stop's answers, as mailtund does */
 }
 
 int main(int argc, char **argv)
@@ -76,6 +75,8 @@ int main(int argc, char **argv)
         return 1;
     }
     event_base_dispatch(base);
+    if (ipsec_sa_wait_stops(base, IPSEC_STOP_WAIT_MS) > 0)
+        printf("unanswered\n");
     printf("exit\n");
     event_free(term);
     event_base_free(base);

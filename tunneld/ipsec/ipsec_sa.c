@@ -7,6 +7,10 @@
  * installed (or failed, or timed out); meanwhile charon's log of the attempt arrives as
  * control-log events, kept by ipsec_diag for the reason if it fails. After "up", the events decide: a child-updown or
  * ike-updown for our connection without "up" means the SA is gone.
+ *
+ * A stopped SA lives on until charon has answered its terminate and unload-conn: it is on the
+ * "stopping" list, which ipsec_sa_wait_stops lets a daemon on its way out wait for (a request
+ * whose client has gone may be dropped by charon, leaving the connection loaded).
  */
 #include "ipsec_sa.h"
 #include "ipsec_diag.h"
@@ -35,8 +39,14 @@ struct ipsec_sa {
     char name[64];
     unsigned answers_left;           /* STOPPING: terminate + unload-conn */
     struct ipsec_diag diag;          /* charon's log of the set-up */
+    char refused[IPSEC_REASON_LEN];  /* STOPPING: what charon said to a stop request, if not yes */
+    struct ipsec_sa *next_stopping;  /* on the stopping list until freed */
+    bool listed;
     char reason[IPSEC_REASON_LEN];
 };
+
+/* Stopped SAs whose answers have not come yet (one event loop per daemon). */
+static struct ipsec_sa *stopping;
 
 int ipsec_param_check(const char *key, const char *value, char *err, size_t errlen)
 {
@@ -162,6 +172,11 @@ static void on_event(void *arg, const char *name, const uint8_t *msg, size_t len
 
 static void sa_free(struct ipsec_sa *sa)
 {
+    for (struct ipsec_sa **pp = &stopping; sa->listed && *pp; pp = &(*pp)->next_stopping)
+        if (*pp == sa) {
+            *pp = sa->next_stopping;
+            break;
+        }
     vici_conn_free(sa->conn);
     if (sa->report)
         event_free(sa->report);
@@ -191,6 +206,9 @@ static void on_closed(void *arg, const char *reason)
     struct ipsec_sa *sa = arg;
 
     if (sa->state == SA_STOPPING) {
+        if (sa->answers_left > 0)
+            log_warnx("ipsec stop conn=%s: charon closed the VICI connection before answering (%s); "
+                      "the connection may still be loaded in charon", sa->name, reason);
         reap_later(sa);
         return;
     }
@@ -276,9 +294,23 @@ struct ipsec_sa *ipsec_sa_start(struct event_base *base, const struct ipsec_para
 static void on_stop_answer(void *arg, const struct vici_packet *p, const char *err)
 {
     struct ipsec_sa *sa = arg;
+    char ok[8] = "", msg[160] = "";
 
-    if (sa->answers_left > 0 && --sa->answers_left == 0)
-        reap_later(sa);
+    if (!p || sa->answers_left == 0)
+        return;                      /* closed: on_closed says so */
+    if (p->op == VICI_CMD_RESPONSE)
+        vici_top_value(p->msg, p->msglen, "success", ok, sizeof(ok));
+    if (strcmp(ok, "yes") != 0 && !sa->refused[0]) {
+        vici_top_value(p->msg, p->msglen, "errmsg", msg, sizeof(msg));
+        snprintf(sa->refused, sizeof(sa->refused), "%s", msg[0] ? msg : "no reason given");
+    }
+    if (--sa->answers_left > 0)
+        return;
+    if (sa->refused[0])
+        log_warnx("ipsec stop conn=%s: charon answered, refusing: %s", sa->name, sa->refused);
+    else
+        log_info("ipsec stop conn=%s: charon answered: terminated and unloaded", sa->name);
+    reap_later(sa);
 }
 
 void ipsec_sa_stop(struct ipsec_sa *sa)
@@ -300,9 +332,45 @@ void ipsec_sa_stop(struct ipsec_sa *sa)
     r = r ? r : send_req(sa, &b, on_stop_answer);
     vici_builder_free(&b);
     sa->answers_left = 2;
-    if (r)
+    if (r) {
         reap_later(sa);
-    else
+    } else {
         vici_conn_flush(sa->conn);     /* mailtund may exit before its loop runs again */
+        sa->next_stopping = stopping;
+        stopping = sa;
+        sa->listed = true;
+    }
     log_info("ipsec stop conn=%s", sa->name);
+}
+
+static void on_wait_over(evutil_socket_t fd, short what, void *arg)
+{
+    *(bool *)arg = true;
+}
+
+int ipsec_sa_wait_stops(struct event_base *base, unsigned timeout_ms)
+{
+    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    bool over = false;
+    struct event *timer;
+    int left = 0;
+
+    if (!stopping)
+        return 0;
+    timer = evtimer_new(base, on_wait_over, &over);
+    if (!timer || evtimer_add(timer, &tv) < 0)
+        over = true;
+    /* the answers free their SAs (reap_later): the list empties as they come */
+    while (stopping && !over)
+        event_base_loop(base, EVLOOP_ONCE);
+    if (timer)
+        event_free(timer);
+    while (stopping) {
+        log_warnx("ipsec stop conn=%s: charon did not answer terminate and unload-conn within %u ms; "
+                  "the connection may still be loaded in charon (the next dial replaces it)",
+                  stopping->name, timeout_ms);
+        left++;
+        sa_free(stopping);
+    }
+    return left;
 }

@@ -10,7 +10,10 @@
  * initiate it. A failed set-up's reason names the cause charon logged (ipsec_diag.h). "up" follows once the CHILD_SA is installed; "down" exactly once, when
  * setting up failed or the SA went away afterwards (deleted, expired, DPD, charon gone),
  * with the reason charon gave. ipsec_sa_stop terminates and unloads what we loaded, then
- * frees (asynchronously; no callback after it).
+ * frees (asynchronously, once charon has answered; no callback after it).
+ * ipsec_sa_wait_stops: for a daemon on its way out, runs the event loop until charon has
+ * answered every stop (or timeout_ms passed; then it logs which went unanswered and frees
+ * them). Returns how many went unanswered.
  */
 #ifndef MAILTUN_IPSEC_SA_H
 #define MAILTUN_IPSEC_SA_H
@@ -50,6 +53,10 @@ struct ipsec_sa_events {
 struct ipsec_sa *ipsec_sa_start(struct event_base *base, const struct ipsec_params *p,
                                 const struct ipsec_sa_events *ev, char *err, size_t errlen);
 void ipsec_sa_stop(struct ipsec_sa *sa);
+int ipsec_sa_wait_stops(struct event_base *base, unsigned timeout_ms);
+
+/* How long mailtund waits on exit for charon to answer its stops. */
+#define IPSEC_STOP_WAIT_MS 3000
 
 /* Checks a parameter that goes to charon: identities and proposals are printable, without
  * blanks, quotes or braces, and not empty. 0, or -1 with why in err (naming the key). */
