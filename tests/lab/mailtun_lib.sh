@@ -80,46 +80,57 @@ mt_tunnel_up() {
 mt_status() { "$MT_MAILTUNCTL" --tunneld-socket "$MT_SOCK" --relayd-socket /nonexistent status 2>/dev/null; }
 mt_state_is() { mt_status | grep -q "state  *$1\$"; }
 
-# mt_relay_config — append mailrelayd's sections to the customer's mailtun.conf: SMTP on the
+# mt_relay_config [conf fixed domain dir] — append mailrelayd's sections to a customer's
+# mailtun.conf (default: $MT_CONF, $LAB_FIXED, $LAB_CUSTOMER_DOMAIN, /run/mailtun): SMTP on the
 # fixed address (freebind: before the tunnel is up), only the provider may push, delivery to
 # the inside server (an smtp-sink on 127.0.0.1:2526 in the customer namespace), ETRN to the
-# provider MTA on link-up.
+# provider MTA on link-up. Another dir (a second customer in the same guest) gets its own
+# sockets, spool and TLS key under it, and no ETRN (no provider MTA is assumed).
 MT_INSIDE_PORT=2526
 MT_RELAY_SOCK=/run/mailtun/mailrelayd.sock
 mt_relay_config() {
+    local conf=${1:-$MT_CONF} fixed=${2:-$LAB_FIXED} domain=${3:-$LAB_CUSTOMER_DOMAIN} dir=${4:-/run/mailtun}
+    local spool=$MT_SPOOL extra=''
+    [ "$dir" = /run/mailtun ] || { spool=$dir/spool; extra="tls_dir = $dir/tls"; }
     # mailrelayd creates its spool owned by its user; it refuses one owned by someone else
-    cat >>"$MT_CONF" <<EOC
+    cat >>"$conf" <<EOC
 
 [relay]
-listen = $LAB_FIXED:25
-hostname = mx.$LAB_CUSTOMER_DOMAIN
-domains = $LAB_CUSTOMER_DOMAIN
+listen = $fixed:25
+hostname = mx.$domain
+domains = $domain
 provider_networks = $LAB_PPP_LOCAL/32, $LAB_PROVIDER_MX/32
-spool = $MT_SPOOL
+spool = $spool
 user = mailtun
-control_socket = $MT_RELAY_SOCK
-mailtund_socket = $MT_SOCK
+control_socket = $dir/mailrelayd.sock
+mailtund_socket = $dir/mailtund.sock
 log_level = info
+$extra
 
 [inside]
 server = 127.0.0.1:$MT_INSIDE_PORT
 retry_base = 2s
 retry_max = 4s
+EOC
+    [ "$dir" = /run/mailtun ] && cat >>"$conf" <<EOC
 
 [outbound]
 etrn_host = $LAB_PPP_LOCAL:25
-etrn_domains = $LAB_CUSTOMER_DOMAIN
+etrn_domains = $domain
 EOC
+    return 0
 }
 
-# mt_inside_up — the inside mail server: smtp-sink writing one file per mail into
-# <results>/inside/.
+# mt_inside_up [ns suffix] — the inside mail server of the customer in <ns> (default the
+# customer namespace): smtp-sink on 127.0.0.1:2526 writing one file per mail into
+# <results>/inside<suffix>/ (MT_INSIDE; log inside<suffix>.out).
 mt_inside_up() {
-    MT_INSIDE=$LAB_RESULTS/inside
+    local ns=${1:-$LAB_NS_CUSTOMER} n=${2:-}
+    MT_INSIDE=$LAB_RESULTS/inside$n
     mkdir -p "$MT_INSIDE"; chmod 777 "$MT_INSIDE"
-    lab_spawn $LAB_NS_CUSTOMER inside smtp-sink -u nobody -h inside.$LAB_CUSTOMER_DOMAIN \
+    lab_spawn "$ns" "inside$n" smtp-sink -u nobody -h inside.$LAB_CUSTOMER_DOMAIN \
         -d "$MT_INSIDE/%H%M%S." 127.0.0.1:$MT_INSIDE_PORT 16
-    LAB_POLL=0.05 lab_wait 5 "inside server on 127.0.0.1:$MT_INSIDE_PORT" lab_listening $LAB_NS_CUSTOMER 127.0.0.1 $MT_INSIDE_PORT
+    LAB_POLL=0.05 lab_wait 5 "inside server on 127.0.0.1:$MT_INSIDE_PORT in $ns" lab_listening "$ns" 127.0.0.1 $MT_INSIDE_PORT
 }
 
 # mt_relay_up — start mailrelayd in the customer namespace (log: mailrelayd.out).
@@ -148,6 +159,7 @@ mt_send() {
         --timeout 10 >>"$LAB_RESULTS/swaks.log" 2>&1
 }
 
-# mt_inside_count <marker> — how many copies of that mail the inside server has.
-mt_inside_count() { grep -l "^Message-Id: <$1@example.org>" "$MT_INSIDE"/* 2>/dev/null | wc -l; }
-mt_inside_has() { [ "$(mt_inside_count "$1")" -ge 1 ]; }
+# mt_inside_count <marker> [dir] — how many copies of that mail the inside server (default
+# $MT_INSIDE) has.
+mt_inside_count() { grep -l "^Message-Id: <$1@example.org>" "${2:-$MT_INSIDE}"/* 2>/dev/null | wc -l; }
+mt_inside_has() { [ "$(mt_inside_count "$@")" -ge 1 ]; }

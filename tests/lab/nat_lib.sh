@@ -1,6 +1,8 @@
 # nat_lib.sh — a carrier NAT between the customers and the provider (sourced after lib.sh).
 #
 #   lab_nat_base_up      modules, syslog, and the NAT network below, instead of lab_base_up
+#   lab_nat_capture_start / lab_nat_capture_check [allowed] [markers]
+#                        the DSL side as the provider sees it: nothing but IKE and ESP-in-UDP
 #
 #  customer ns  dsl0 198.51.100.2/24 ─┐                 carrier ns                    provider ns
 #                                     ├─ cgn0 (bridge) 198.51.100.1/24   wan0 203.0.113.66/26 ── isp0 203.0.113.65/26
@@ -89,4 +91,51 @@ lab_nat_gre_dropped() {
 lab_nat_base_up() {
     lab_modules; lab_nat_modules; lab_log "kernel: PPP, PPTP, MPPE, GRE, veth, bridge, NAT modules loaded"
     lab_syslog_up; lab_nat_net_up
+}
+
+# ---- the outside line: nothing but IKE and ESP-in-UDP ---------------------------------------
+
+# IKE on UDP 500, IKE and ESP-in-UDP on 4500 (RFC 3948: a zero "non-ESP marker" is IKE).
+LAB_NAT_IPSEC_FILTER='udp port 500 or udp port 4500'
+LAB_NAT_ESP_IN_UDP='udp port 4500 and udp[8:4] != 0'
+
+# lab_nat_capture_start [name] — tcpdump on the NAT's outside line (what the provider and anyone
+# between see of the customers' DSL lines) into <results>/<name>.pcap (default outside).
+# --immediate-mode: without it the last packets wait in the kernel's ring for up to a second
+# and are lost when the capture stops (seen: a probe's ESP missing from the file).
+lab_nat_capture_start() {
+    local name=${1:-outside}
+    lab_spawn $LAB_NS_CARRIER "capture-$name" tcpdump --immediate-mode -i $LAB_IF_NAT_WAN -U -s 0 -w "$LAB_RESULTS/$name.pcap"
+    LAB_POLL=0.05 lab_wait 5 "tcpdump on $LAB_IF_NAT_WAN running" test -s "$LAB_RESULTS/$name.pcap"
+    lab_sleep 1                 # the file's header comes before the capture is attached
+}
+
+# lab_nat_outside_count <pcap> <filter> — how many packets of the capture match the filter.
+lab_nat_outside_count() { tcpdump -nr "$1" "$2" 2>/dev/null | wc -l; }
+
+# lab_nat_not_ipsec <allowed> — the filter for "neither IKE nor ESP-in-UDP nor <allowed>". IGMP
+# is the link's own (the provider's kernel reports its multicast groups on isp0), no customer's.
+lab_nat_not_ipsec() { echo "ip and not igmp and not ($LAB_NAT_IPSEC_FILTER${1:+ or $1})"; }
+
+# lab_nat_capture_check [allowed] [markers-file] [name] — stop the capture and fail the
+# scenario unless ESP-in-UDP crossed and every other packet on the outside line was IKE (or
+# matches the pcap filter <allowed>: what a scenario names as in clear by design), and no line
+# of <markers-file> (strings sent through the tunnel) appears in clear anywhere in it.
+lab_nat_capture_check() {
+    local allowed=${1:-} markers=${2:-} name=${3:-outside} pcap m other total esp
+    pcap=$LAB_RESULTS/$name.pcap
+    lab_stop "capture-$name" 5
+    total=$(lab_nat_outside_count "$pcap" ip)
+    esp=$(lab_nat_outside_count "$pcap" "$LAB_NAT_ESP_IN_UDP")
+    other=$(lab_nat_outside_count "$pcap" "$(lab_nat_not_ipsec "$allowed")")
+    [ "$esp" -gt 0 ] || lab_fail "no ESP-in-UDP on the NAT's outside line ($total packets): the check would prove nothing"
+    [ "$other" = 0 ] || lab_fail "$other packets other than IKE/ESP-in-UDP${allowed:+/$allowed} on the outside line: $(tcpdump -nr "$pcap" "$(lab_nat_not_ipsec "$allowed")" 2>/dev/null | head -n 3)"
+    if [ -n "$markers" ]; then
+        [ -s "$markers" ] || lab_fail "no markers in $markers: the clear-text check would prove nothing"
+        while read -r m; do
+            grep -qaF -- "$m" "$pcap" && lab_fail "marker in clear on the outside line: $m"
+        done <"$markers"
+    fi
+    lab_result "${name}_packets" "$total"
+    lab_log "outside line ($name.pcap): $total packets, $esp ESP-in-UDP, the rest IKE${allowed:+ or $allowed}; ${markers:+$(grep -c . "$markers") markers, }none in clear"
 }

@@ -4,10 +4,12 @@
 # dead path and switches to L2TP/IPsec by itself (log line and `mailtunctl status` say which
 # transport and why), the fixed address comes up through the SA, and a mail from the
 # Internet reaches the inside server through it over pinned TLS. Nobody touches the
-# configuration. The provider runs all its kits as shipped: pptpd, xl2tpd and charon.
+# configuration. The provider runs all its kits as shipped: pptpd, xl2tpd and charon. On the
+# NAT's outside line: PPTP's attempt (its TCP control connection, the provider's GRE the NAT
+# drops), then nothing but IKE and ESP-in-UDP — no L2TP, PPP or SMTP in clear.
 #
 # Records in <results>/timing.txt: auto_switch_seconds (start -> switch), auto_up_seconds
-# (start -> fixed address up over L2TP/IPsec), mail_seconds.
+# (start -> fixed address up over L2TP/IPsec), mail_seconds, outside_packets.
 # lab-timeout: 300
 set -u
 . "$LAB_DIR/lib.sh"
@@ -17,6 +19,7 @@ set -u
 
 lab_nat_base_up
 lab_ipsec_modules
+lab_nat_capture_start
 kit=$LAB_SRC/conf/provider/l2tp-ipsec/swanctl.conf
 lab_provider_pptpd_up
 lab_provider_xl2tpd_up
@@ -58,4 +61,6 @@ lab_log "mail: provider MX -> L2TP/IPsec -> mailrelayd -> inside server in $(lab
 v=$(lab_provider_verified_pushes) || lab_fail "a push to $LAB_FIXED without a verified (pinned) TLS session: $v"
 lab_log "provider: $v"
 lab_stop mailtund 10 || lab_fail "mailtund did not stop on SIGTERM"
+echo "$m" >"$LAB_RUN/markers"
+lab_nat_capture_check "tcp port 1723 or proto gre" "$LAB_RUN/markers"
 lab_log "PASS: auto found L2TP/IPsec behind the NAT by itself, and mail flows"

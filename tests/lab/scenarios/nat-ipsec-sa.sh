@@ -25,8 +25,7 @@ lab_nat_base_up
 lab_ipsec_modules
 
 # The capture on the NAT's outside: the "DSL side" as the provider and anyone between see it.
-lab_spawn $LAB_NS_CARRIER capture tcpdump -i $LAB_IF_NAT_WAN -U -s 0 -w "$LAB_RESULTS/outside.pcap"
-LAB_POLL=0.05 lab_wait 5 "tcpdump running" test -s "$LAB_RESULTS/outside.pcap"
+lab_nat_capture_start
 
 # The provider: the kit as shipped, and a UDP echo on 1701 standing in for xl2tpd.
 lab_charon_up $LAB_NS_PROVIDER provider "$LAB_SRC/conf/provider/l2tp-ipsec/swanctl.conf"
@@ -142,26 +141,15 @@ for c in "$LAB_NS_CUSTOMER 40001 customer1" "$LAB_NS_CUSTOMER2 40002 customer2";
 done
 
 # The outside line: IKE (UDP 500/4500) and ESP-in-UDP only; no marker in clear.
-lab_stop capture 5
-other=$(tcpdump -nr "$LAB_RESULTS/outside.pcap" 'ip and not (udp port 500 or udp port 4500)' 2>/dev/null | wc -l)
-total=$(tcpdump -nr "$LAB_RESULTS/outside.pcap" ip 2>/dev/null | wc -l)
-[ "$total" -gt 0 ] || lab_fail "nothing captured on the NAT's outside line: the check would be empty"
-[ "$other" = 0 ] || lab_fail "$other packets other than IKE/ESP-in-UDP on the outside line: $(tcpdump -nr "$LAB_RESULTS/outside.pcap" 'ip and not (udp port 500 or udp port 4500)' 2>/dev/null | head -n 3)"
-while read -r m; do
-    grep -qa "$m" "$LAB_RESULTS/outside.pcap" && lab_fail "marker $m in clear on the outside line"
-done <"$LAB_RUN/markers"
-lab_result outside_packets "$total"
-lab_log "outside line: $total packets, all IKE or ESP-in-UDP; no marker in clear"
+lab_nat_capture_check "" "$LAB_RUN/markers"
 
 # Negative control: UDP from a port no SA covers goes out in clear; the same check on a new
 # capture must see it (a check that cannot fail proves nothing).
-lab_spawn $LAB_NS_CARRIER capture2 tcpdump -i $LAB_IF_NAT_WAN -U -s 0 -w "$LAB_RESULTS/outside-control.pcap"
-LAB_POLL=0.05 lab_wait 5 "tcpdump running" test -s "$LAB_RESULTS/outside-control.pcap"
-lab_sleep 1                 # the file's header comes before the capture is attached
+lab_nat_capture_start outside-control
 marker="clear-control-${EPOCHREALTIME/./}"
 probe $LAB_NS_CUSTOMER 40009 "$marker" >/dev/null || lab_fail "control: no echo for UDP outside the SA"
-lab_sleep 1; lab_stop capture2 5
-other=$(tcpdump -nr "$LAB_RESULTS/outside-control.pcap" 'ip and not (udp port 500 or udp port 4500)' 2>/dev/null | wc -l)
+lab_sleep 1; lab_stop capture-outside-control 5
+other=$(lab_nat_outside_count "$LAB_RESULTS/outside-control.pcap" "$(lab_nat_not_ipsec)")
 [ "$other" -gt 0 ] && grep -qa "$marker" "$LAB_RESULTS/outside-control.pcap" ||
     lab_fail "control: UDP outside the SA was not seen in clear ($other packets): the outside check is blind"
 lab_log "control: UDP from port 40009 (no SA) crosses in clear and the check sees it ($other packets)"
