@@ -19,7 +19,7 @@
 
 static void trace_cmd_start(struct control *ctl, struct ctl_client *c, const struct ipc_msg *m)
 {
-    char dir[256], err[400];
+    char dir[256], err[400], filter[256];
     struct ipc_builder b;
 
     if (ctl->trace) {
@@ -40,8 +40,12 @@ static void trace_cmd_start(struct control *ctl, struct ctl_client *c, const str
         return;
     }
     snprintf(dir, sizeof(dir), "%s/trace", ctl->conf->state_dir);
-    ctl->trace = trace_start(ctl->base, ctl->conf->uplink, ctl->conf->server,
-                             transport_find(ctl->conf->transport)->capture_filter, dir,
+    if (transport_capture_filter(ctl->conf, filter, sizeof(filter)) < 0) {
+        snprintf(err, sizeof(err), "trace: no capture filter for transport '%s'", ctl->conf->transport);
+        ctl_client_error(c, err);
+        return;
+    }
+    ctl->trace = trace_start(ctl->base, ctl->conf->uplink, ctl->conf->server, filter, dir,
                              TRACE_MAX_FILE_BYTES, TRACE_MAX_FILES, err, sizeof(err));
     if (!ctl->trace) {
         ctl_client_error(c, err);

@@ -1,5 +1,5 @@
 /*
- * trace.c — rotated, size-limited pcap capture of the PPTP traffic (see trace.h).
+ * trace.c — rotated, size-limited pcap capture of the tunnel's traffic (see trace.h).
  */
 #include "trace.h"
 #include "log.h"
@@ -166,7 +166,7 @@ struct trace *trace_start(struct event_base *base, const char *ifname, struct in
                           const char *proto_filter, const char *dir, long max_file_bytes, int max_files,
                           char *err, size_t errlen)
 {
-    char ebuf[PCAP_ERRBUF_SIZE] = "", filter[128], addr[INET_ADDRSTRLEN];
+    char ebuf[PCAP_ERRBUF_SIZE] = "", filter[320], addr[INET_ADDRSTRLEN];
     struct bpf_program prog;
     struct trace *t = calloc(1, sizeof(*t));
     int fd;

@@ -2,8 +2,9 @@
  * trace.h — a packet capture of the tunnel's traffic on the uplink, for the provider.
  *
  * libpcap on the uplink interface, filtered to the server and what the transport speaks
- * (PPTP: TCP port 1723 and GRE, IP protocol 47; L2TP: UDP port 1701). Files go to <dir>/trace-<YYYYmmdd-HHMMSS>-NN.pcap and rotate at a size
- * limit, keeping a bounded number, so a forgotten trace cannot fill the disk. <dir> is root's
+ * (proto_filter, from transport_capture_filter: PPTP TCP 1723 and GRE, L2TP UDP 1701, each on
+ * the port actually dialled). Files go to <dir>/trace-<YYYYmmdd-HHMMSS>-NN.pcap and rotate at
+ * a size limit, keeping a bounded number, so a forgotten trace cannot fill the disk. <dir> is root's
  * alone (0700, never a symlink); files are created new (O_EXCL|O_NOFOLLOW), mode 0600. Packets are
  * read from the event loop (non-blocking), never in a thread of their own.
  */

@@ -65,8 +65,11 @@ struct transport_ops {
     void (*dead_path)(const char *symptom, char *buf, size_t len);
     /* Its part of `mailtunctl status`, as ATTR_KV pairs. */
     void (*status)(const struct transport *tp, struct ipc_builder *b);
-    /* What `mailtunctl trace` captures on the uplink (a pcap filter for the server). */
-    const char *capture_filter;
+    /* What `mailtunctl trace` captures on the uplink (see transport_capture_filter): the
+     * control connection ("tcp"/"udp" on the control port as dialled; NULL when it is not
+     * visible there) and any other traffic of the tunnel (a pcap expression or NULL). */
+    const char *control_proto;
+    const char *capture_extra;
 };
 
 struct transport {
@@ -79,6 +82,10 @@ extern const struct transport_ops l2tp_ipsec_transport;
 
 /* "pptp", "l2tp", "l2tp-ipsec"; NULL for anything else. */
 const struct transport_ops *transport_find(const char *name);
+/* The pcap filter `mailtunctl trace` applies besides "host <server>" for conf's transport,
+ * on the port it dials; for auto, whatever either of its transports may use. -1 (and an
+ * empty filter) for a transport name that is not known. */
+int transport_capture_filter(const struct tunnel_conf *conf, char *buf, size_t len);
 /* The control port to dial: conf->port, or the transport's standard one. */
 uint16_t transport_port(const struct transport_ops *ops, const struct tunnel_conf *conf);
 

@@ -8,8 +8,8 @@
 # The lab scenario nat-pptp shows the same against a real carrier NAT.
 #   3. transport = auto: the dead GRE path switches the next dial to l2tp-ipsec (logged with
 #      the reason, shown in `mailtunctl status`); L2TP/IPsec failing three times in a row (no
-#      charon here) goes back to PPTP. The lab scenario nat-auto shows auto ending up on
-#      L2TP/IPsec behind a real carrier NAT.
+#      charon here) goes back to PPTP; `mailtunctl trace` captures both transports' packets.
+#      The lab scenario nat-auto shows auto ending up on L2TP/IPsec behind a real carrier NAT.
 set -u
 . "$(dirname "$0")/lib/common.sh"
 PEERS=$ROOT/tests/host/peers
@@ -52,6 +52,15 @@ ok "3. auto: $(grep -o 'transport auto: switching[^"]*' "$work/mailtund.log" | h
 grep -q "cannot reach charon's VICI socket" "$work/mailtund.log" || fail "the l2tp-ipsec dial did not name the missing charon"
 wait_for 30 "auto going back to pptp after 3 failures" grep -q "transport auto: back to pptp, L2TP/IPsec failed 3 times in a row" "$work/mailtund.log"
 ok "3. auto: $(grep -o 'transport auto: back to pptp[^"]*' "$work/mailtund.log" | head -1)"
+# A trace under auto captures what either transport sends (it once looked up no transport
+# for "auto" and crashed mailtund).
+"$CTL" --tunneld-socket "$work/mailtund.sock" --relayd-socket /nonexistent trace start >"$work/trace.out" 2>&1 ||
+    fail "trace start with transport = auto: $(cat "$work/trace.out"); mailtund: $(tail -n 3 "$work/mailtund.log")"
+kill -0 "$daemon" 2>/dev/null || fail "mailtund died on trace start with transport = auto"
+grep -q 'trace started .*filter="host 203.0.113.1 and (tcp port 1723 or ip proto 47 or udp port 500 or udp port 4500 or esp)"' \
+    "$work/mailtund.log" || fail "auto's trace filter: $(grep -o 'trace started.*' "$work/mailtund.log")"
+"$CTL" --tunneld-socket "$work/mailtund.sock" --relayd-socket /nonexistent trace stop >/dev/null 2>&1 || fail "trace stop (auto)"
+ok "3. auto: $(grep -o 'trace started .*filter="[^"]*"' "$work/mailtund.log")"
 stop_mailtund
 kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
 sanitizer_clean

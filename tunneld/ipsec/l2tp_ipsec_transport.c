@@ -273,5 +273,5 @@ const struct transport_ops l2tp_ipsec_transport = {
     .dead_path = li_dead_path,
     .status = li_status,
     /* IKE, NAT-T and plain ESP: L2TP itself never shows on the uplink */
-    .capture_filter = "udp port 500 or udp port 4500 or esp",
+    .capture_extra = "udp port 500 or udp port 4500 or esp",     /* L2TP is inside ESP */
 };

@@ -356,5 +356,5 @@ const struct transport_ops l2tp_transport = {
     .control_alive = l2tp_control_alive,
     .dead_path = l2tp_dead_path,
     .status = l2tp_status,
-    .capture_filter = "udp port 1701",
+    .control_proto = "udp",
 };

@@ -135,5 +135,6 @@ const struct transport_ops pptp_transport = {
     .control_alive = pptp_control_alive,
     .dead_path = pptp_dead_path,
     .status = pptp_status,
-    .capture_filter = "tcp port 1723 or ip proto 47",
+    .control_proto = "tcp",
+    .capture_extra = "ip proto 47",
 };
