@@ -293,6 +293,20 @@ lab_provider_xl2tpd_up() {
     lab_l2tp_modules
     mkdir -p /etc/xl2tpd /var/run/xl2tpd
     install -m 644 "$LAB_CONF/l2tp/xl2tpd.conf" /etc/xl2tpd/xl2tpd.conf || lab_fail "cannot install $LAB_CONF/l2tp/xl2tpd.conf"
+    lab_provider_l2tp_ppp
+    command -v xl2tpd >/dev/null || lab_skip "xl2tpd is not installed (tests/deps.sh)"
+    local started; started=$(grep -c 'Listening on IP address' "$LAB_RESULTS/xl2tpd.out" 2>/dev/null)
+    rm -f "$LAB_RUN/l2tp-control"
+    lab_spawn $LAB_NS_PROVIDER xl2tpd xl2tpd -D -c /etc/xl2tpd/xl2tpd.conf -p "$LAB_RUN/xl2tpd.own.pid" \
+        -C "$LAB_RUN/l2tp-control"
+    lab_wait 10 "xl2tpd listening" eval '[ "$(grep -c "Listening on IP address" "$LAB_RESULTS/xl2tpd.out")" -gt "${started:-0}" ]'
+    lab_log "provider: xl2tpd on $LAB_PPTP_SERVER:1701 (${LAB_CONF#"$LAB_SRC"/}/l2tp/xl2tpd.conf), pppd log provider-pppd.log"
+}
+
+# lab_provider_l2tp_ppp — the PPP side of the provider's L2TP server: chap-secrets, the replace
+# hook and /etc/ppp/options.xl2tpd (+ logging to provider-pppd.log), for xl2tpd's pppd or a
+# scripted LNS's (peers/fake_lns.py --pppd).
+lab_provider_l2tp_ppp() {
     install -m 600 "$LAB_CONF/chap-secrets" /etc/ppp/chap-secrets || lab_fail "cannot install $LAB_CONF/chap-secrets"
     if [ "${LAB_PACKAGES:-}" != 1 ]; then
         install -m 755 "$LAB_CONF/ip-pre-up.d/pptpd-replace-session" /etc/ppp/ip-pre-up.d/ ||
@@ -304,13 +318,6 @@ lab_provider_xl2tpd_up() {
       echo "debug"
       echo "noipv6          # the lab kernel has no IPv6"
     } >/etc/ppp/options.xl2tpd
-    command -v xl2tpd >/dev/null || lab_skip "xl2tpd is not installed (tests/deps.sh)"
-    local started; started=$(grep -c 'Listening on IP address' "$LAB_RESULTS/xl2tpd.out" 2>/dev/null)
-    rm -f "$LAB_RUN/l2tp-control"
-    lab_spawn $LAB_NS_PROVIDER xl2tpd xl2tpd -D -c /etc/xl2tpd/xl2tpd.conf -p "$LAB_RUN/xl2tpd.own.pid" \
-        -C "$LAB_RUN/l2tp-control"
-    lab_wait 10 "xl2tpd listening" eval '[ "$(grep -c "Listening on IP address" "$LAB_RESULTS/xl2tpd.out")" -gt "${started:-0}" ]'
-    lab_log "provider: xl2tpd on $LAB_PPTP_SERVER:1701 (${LAB_CONF#"$LAB_SRC"/}/l2tp/xl2tpd.conf), pppd log provider-pppd.log"
 }
 
 # lab_provider_up — the provider's tunnel server for $MT_TRANSPORT (pptp: pptpd, the default;
