@@ -5,7 +5,8 @@
 
 Answers like a plain LNS (SCCRP, ZLB acks, ICRP, HELLO acks, StopCCN/CDN acks) and logs one
 line per message received ("RECV SCCRQ ns=0 nr=0 tunnel=0 session=0 assigned_tunnel=..."),
-"LISTEN" once bound. MODE makes it hostile, each time after mailtund's SCCRQ:
+"LISTEN" once bound. MODE makes it hostile, each time after mailtund's SCCRQ ("m1,m2,...": m1 for the first
+tunnel, m2 for the second, ..., the last for all that follow):
   normal        the plain LNS
   silent        never answers anything
   garbage       floods 5000 random datagrams, then nothing else
@@ -31,11 +32,12 @@ the way to PPP up. With --control FIFO it takes one command a line, acting on th
   nsnr          Ns from the future, Nr acknowledging what was never sent, replayed old Ns
   dupflood      500 copies of the last message it sent
   garbage       2000 datagrams: random, lying lengths, broken and hidden AVPs, wrong tunnels
-  silent        no answer to anything any more (its pppd keeps running: only control is dead)
+  silent        no answer to anything for this tunnel any more (its pppd keeps running: only
+                control is dead); the next SCCRQ is answered again
   reset         a crash and restart: pppd killed, the tunnel forgotten; what the LAC still
                 sends to the old tunnel is answered with a storm of 50 ZLBs (Ns 0, Nr 0);
                 the next tunnel gets a new id
-Each command is logged as "CMD <line>" once carried out.
+Each command is logged as "CMD <line> at=<epoch seconds>" once carried out.
 """
 import argparse
 import os
@@ -113,7 +115,8 @@ def main():
     ns = 0          # our next Ns
     nr = 0          # next Ns we expect from the LAC
     peer_tid = peer_sid = 0
-    mode = a.mode
+    mode, *queue = a.mode.split(",")    # one mode per tunnel, the last one stays
+    quiet = False   # "silent": this tunnel gets no answer any more
     ts = s          # the socket of the current tunnel (connected to the LAC with --pppd)
     lac = None      # the LAC's address
     call = None     # lns_kernel.KernelCall
@@ -163,7 +166,7 @@ def main():
             ts.sendto(d, lac)
 
     def command(line):
-        nonlocal mode, ns, ts, call, lac
+        nonlocal mode, ns, ts, call, lac, quiet
         w = line.split()
         if not w:
             return
@@ -194,7 +197,7 @@ def main():
         elif w[0] == "garbage":
             garbage(2000)
         elif w[0] == "silent":
-            mode = "silent"
+            quiet = True
         elif w[0] == "reset":
             end_call(signal.SIGKILL)
             forgotten.add(lac)
@@ -205,7 +208,7 @@ def main():
         else:
             log.write("CMD unknown: %s\n" % line)
             return
-        log.write("CMD %s\n" % line)
+        log.write("CMD %s at=%.3f\n" % (line, time.time()))
 
     while True:
         rd = [s] + ([ts] if ts is not s else []) + ([ctl] if ctl is not None else [])
@@ -237,7 +240,11 @@ def main():
             continue
         if mtype != 0 and mns == nr:
             nr = (nr + 1) & 0xffff
-        if mode == "silent":
+        if mtype == 1:
+            quiet = False
+            if tunnels > 0 and queue:
+                mode = queue.pop(0)
+        if mode == "silent" or quiet:
             continue
         if mtype == 1:                                   # SCCRQ: a new tunnel, fresh sequence numbers
             end_call()
