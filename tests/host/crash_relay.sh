@@ -46,18 +46,8 @@ count() { find "$work/spool/$1" -type f 2>/dev/null | wc -l; }
 queue_empty() { [ "$(count queue)" = 0 ]; }
 
 P=$(free_port) SP=$(free_port)
-cat >"$work/mailtun.conf" <<EOC
-[relay]
-listen = 127.0.0.1:$P
-hostname = mx.test
-domains = example.net
-spool = $work/spool
-tls_dir = $work/tls
-user = nobody
-control_socket = $work/relayd.sock
-mailtund_socket = $work/mailtund.sock
+write_relay_conf <<EOC
 max_sessions_per_client = 50
-log_level = info
 
 [inside]
 server = 127.0.0.1:$SP

@@ -54,17 +54,7 @@ if [ "$(id -u)" = 0 ] && [ -x "$B/mailrelay/mailrelayd" ] && command -v python3 
     RELAYD=$B/mailrelay/mailrelayd
     S=$(free_port) P=$(free_port)
     sink_start "$T/d4" "$S" -8
-    cat >"$T/mailtun.conf" <<EOC
-[relay]
-listen = 127.0.0.1:$P
-hostname = mx.test
-domains = example.net
-spool = $T/spool
-tls_dir = $T/tls
-user = nobody
-control_socket = $T/relayd.sock
-mailtund_socket = $T/mailtund.sock
-log_level = info
+    write_relay_conf "$T" <<EOC
 [inside]
 server = 127.0.0.1:$S
 starttls = no

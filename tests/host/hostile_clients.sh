@@ -52,16 +52,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/ce
 chmod 644 "$work/key.pem"
 P=$(free_port) DEAD=$(free_port)
 TIMEOUT=3
-cat >"$work/mailtun.conf" <<EOC
-[relay]
-listen = 127.0.0.1:$P
-hostname = mx.test
-domains = example.net
-spool = $work/spool
-tls_dir = $work/tls
-user = nobody
-control_socket = $work/relayd.sock
-mailtund_socket = $work/mailtund.sock
+write_relay_conf <<EOC
 tls_cert = $work/cert.pem
 tls_key = $work/key.pem
 max_sessions = 20
@@ -71,7 +62,6 @@ max_errors = 5
 max_recipients = 50
 timeout_command = ${TIMEOUT}s
 timeout_data_block = ${TIMEOUT}s
-log_level = info
 
 [inside]
 # nobody listens: accepted messages stay queued

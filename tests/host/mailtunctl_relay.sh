@@ -28,18 +28,8 @@ expect() {
 
 P=$(free_port) DEAD=$(free_port)
 mkdir -p "$work/metrics" && chown nobody "$work/metrics"   # the relay's user writes its metrics
-cat >"$work/mailtun.conf" <<EOC
-[relay]
-listen = 127.0.0.1:$P
-hostname = mx.test
-domains = example.net
-spool = $work/spool
-tls_dir = $work/tls
-user = nobody
-control_socket = $work/relayd.sock
-mailtund_socket = $work/mailtund.sock
+write_relay_conf <<EOC
 metrics_file = $work/metrics/relayd.prom
-log_level = info
 
 [inside]
 server = 127.0.0.1:$DEAD

@@ -139,17 +139,12 @@ relayd_with() {
         esac
     done
     n_run=$((n_run + 1))
-    cat >"$work/mailtun.conf" <<EOC
-[relay]
+    write_relay_conf <<EOC
 listen = 127.0.0.3:$P
 lan_listen = 127.0.0.2:$PL
 lan_networks = 127.0.1.0/24
 hostname = gw.example.net
-domains = example.net
 spool = $work/spool-$n_run
-tls_dir = $work/tls
-user = nobody
-control_socket = $work/relayd.sock
 mailtund_socket = $mtd
 
 [inside]

@@ -38,18 +38,9 @@ EOP
 
 S=$(free_port) P=$(free_port) L=$(free_port)
 write_conf() {   # extra [inside] line
-    cat >"$T/mailtun.conf" <<EOC
-[relay]
-listen = 127.0.0.1:$P
+    write_relay_conf "$T" <<EOC
 lan_listen = 127.0.0.2:$L
 lan_networks = 127.0.0.0/8
-hostname = mx.test
-domains = example.net
-spool = $T/spool
-tls_dir = $T/tls
-user = nobody
-control_socket = $T/relayd.sock
-mailtund_socket = $T/mailtund.sock
 [inside]
 server = 127.0.0.1:$S
 starttls = no

@@ -44,17 +44,9 @@ wait_for 30 "$N messages deferred at the provider" at_least deferred $N
 ok "$N messages deferred at the provider (customer offline); next retry in an hour"
 
 # --- the customer comes up: LINK_UP, ETRN, mail flows ----------------------------------------
-cat >"$work/mailtun.conf" <<EOC
-[relay]
-listen = 127.0.0.1:$P
+write_relay_conf <<EOC
 hostname = gw.example.net
-domains = example.net
 provider_networks = 127.0.0.1/32
-spool = $work/spool
-tls_dir = $work/tls
-user = nobody
-control_socket = $work/relayd.sock
-mailtund_socket = $work/mailtund.sock
 
 [inside]
 server = 127.0.0.1:$DEAD

@@ -37,21 +37,12 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/ce
     -subj /CN=mx.example.net >/dev/null 2>&1 || { echo "FAIL: openssl req cannot make the test certificate"; exit 1; }
 printf 'bob@example.net\nalice@example.net\n' >"$work/recipients"
 for i in $(seq 1 10); do echo "u$i@example.net"; done >>"$work/recipients"
-cat >"$work/mailtun.conf" <<EOC
-[relay]
-listen = 127.0.0.1:$P
+write_relay_conf <<EOC
 hostname = mx.example.net
-domains = example.net
 recipients = $work/recipients
 provider_networks = 127.0.0.1/32
-spool = $work/spool
-tls_dir = $work/tls
-user = nobody
-control_socket = $work/relayd.sock
-mailtund_socket = $work/mailtund.sock
 tls_cert = $work/cert.pem
 tls_key = $work/key.pem
-log_level = info
 
 [inside]
 server = 127.0.0.1:$DEAD

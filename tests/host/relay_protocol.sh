@@ -92,17 +92,8 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/ce
 printf 'bob@example.net\n# a comment\n  Alice@Example.NET  \n' >"$work/recipients"
 for i in 1 2 3 4 5 6; do echo "r$i@example.net"; done >>"$work/recipients"
 
-cat >"$work/mailtun.conf" <<EOC
-[relay]
-listen = 127.0.0.1:$P
-hostname = mx.test
-domains = example.net
+write_relay_conf <<EOC
 recipients = $work/recipients
-spool = $work/spool
-tls_dir = $work/tls
-user = nobody
-control_socket = $work/relayd.sock
-mailtund_socket = $work/mailtund.sock
 tls_cert = $work/cert.pem
 tls_key = $work/key.pem
 max_message_size = 100k

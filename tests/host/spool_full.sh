@@ -36,18 +36,7 @@ mount -t tmpfs -o "size=2m,mode=700,uid=$(id -u nobody),gid=$(id -g nobody)" mai
 mounted=1
 
 P=$(free_port) SP=$(free_port)
-cat >"$work/mailtun.conf" <<EOC
-[relay]
-listen = 127.0.0.1:$P
-hostname = mx.test
-domains = example.net
-spool = $work/spool
-tls_dir = $work/tls
-user = nobody
-control_socket = $work/relayd.sock
-mailtund_socket = $work/mailtund.sock
-log_level = info
-
+write_relay_conf <<EOC
 [inside]
 server = 127.0.0.1:$SP
 starttls = no

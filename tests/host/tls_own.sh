@@ -23,13 +23,7 @@ RPID=
 P=$(free_port)
 TLS=$work/var/lib/mailtun/tls
 write_conf() {      # extra lines for [relay] as arguments
-    {
-        printf '[relay]\nlisten = 127.0.0.1:%s\nhostname = mx.test\ndomains = example.net\n' "$P"
-        printf 'spool = %s\nuser = nobody\ncontrol_socket = %s\nmailtund_socket = %s\ntls_dir = %s\n' \
-            "$work/spool" "$work/relayd.sock" "$work/mailtund.sock" "$TLS"
-        printf '%s\n' "$@"
-        printf '[inside]\nserver = 127.0.0.1:1\nstarttls = no\n'
-    } >"$work/mailtun.conf"
+    printf '%s\n' "tls_dir = $TLS" "$@" "[inside]" "server = 127.0.0.1:1" "starttls = no" | write_relay_conf
 }
 stop_relayd() { kill -TERM "$RPID"; wait "$RPID" 2>/dev/null; RPID=; }
 # The certificate a STARTTLS client is shown, as its SHA-256 fingerprint (openssl's form).

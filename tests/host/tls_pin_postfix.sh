@@ -40,15 +40,8 @@ P=$(free_port) PFP=$(free_port)
 
 # --- mailrelayd with its own key (tls_dir), as on the customer's gateway -------------------------
 relayd_conf() {     # TLS_DIR
-    cat >"$work/mailtun.conf" <<EOC
-[relay]
-listen = 127.0.0.1:$P
+    write_relay_conf <<EOC
 hostname = mx.example.net
-domains = example.net
-spool = $work/spool
-user = nobody
-control_socket = $work/relayd.sock
-mailtund_socket = $work/mailtund.sock
 tls_dir = $1
 
 [inside]

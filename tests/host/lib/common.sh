@@ -24,6 +24,11 @@
 #   sink_start DUMP PORT [opts]  Postfix's smtp-sink ($SINK) on 127.0.0.1:PORT dumping each mail
 #                           into DUMP (log: $work/sink.log), SINK_PID set, killed on exit;
 #   sink_stop               kill it now
+#   write_relay_conf [DIR] <<EOC   DIR/mailtun.conf (DIR: $work) for mailrelayd, path in $CONF:
+#                           [relay] listening on 127.0.0.1:$P as mx.test for example.net, user
+#                           nobody, spool, tls_dir and both sockets in DIR; then the lines on
+#                           stdin. Those before their first [section] join [relay], and a key
+#                           set there replaces its default (the parser refuses a key set twice)
 #   start_relayd CONF [LOG] mailrelayd -f -c CONF in the background (log: $work/relayd.log),
 #                           RPID set and added to pids; with $P set, waits until it listens there
 
@@ -106,6 +111,29 @@ free_port() {
 }
 
 port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/${2:-127.0.0.1}/$1" 2>/dev/null; }
+
+write_relay_conf() {
+    local dir=${1:-$work} line key d
+    local -a extra
+    local -A given=()
+    mapfile -t extra
+    for line in "${extra[@]}"; do
+        case $line in '['*) break;; esac
+        key=${line%%=*}
+        key=${key%"${key##*[! ]}"}
+        [ -z "$key" ] || given[$key]=1
+    done
+    CONF=$dir/mailtun.conf
+    {
+        echo "[relay]"
+        for d in "listen = 127.0.0.1:${P:-}" "hostname = mx.test" "domains = example.net" \
+                 "spool = $dir/spool" "tls_dir = $dir/tls" "user = nobody" \
+                 "control_socket = $dir/relayd.sock" "mailtund_socket = $dir/mailtund.sock"; do
+            [ -n "${given[${d%% = *}]:-}" ] || echo "$d"
+        done
+        printf '%s\n' "${extra[@]}"
+    } >"$CONF"
+}
 
 start_relayd() {
     "$RELAYD" -f -c "$1" >>"${2:-$work/relayd.log}" 2>&1 &
