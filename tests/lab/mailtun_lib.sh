@@ -163,3 +163,68 @@ mt_send() {
 # $MT_INSIDE) has.
 mt_inside_count() { grep -l "^Message-Id: <$1@example.org>" "${2:-$MT_INSIDE}"/* 2>/dev/null | wc -l; }
 mt_inside_has() { [ "$(mt_inside_count "$@")" -ge 1 ]; }
+
+# ---- checks the tunnel-up scenarios share (tunnel-up, l2tp-up) ----------------------------
+
+# mt_capture_start — tcpdump the DSL line (the customer's uplink) into <results>/uplink.pcap
+# (--immediate-mode: otherwise the last packets can stay in the kernel's ring at the stop).
+mt_capture_start() {
+    lab_spawn $LAB_NS_CUSTOMER capture tcpdump -i $LAB_IF_CUSTOMER --immediate-mode -U -s 0 -w "$LAB_RESULTS/uplink.pcap"
+    LAB_POLL=0.05 lab_wait 5 "tcpdump running" test -s "$LAB_RESULTS/uplink.pcap"
+}
+
+# mt_check_link — with the link up: MPPE-128 at both ends, the source rule, the host route to
+# the server via the DSL gateway, the default route left on the DSL line.
+mt_check_link() {
+    local rules routes
+    lab_wait_line 5 "MPPE-128 on the customer" "$LAB_RESULTS/customer-pppd.log" '*MPPE 128-bit stateless compression enabled*'
+    lab_wait_line 5 "MPPE-128 on the provider" "$LAB_RESULTS/provider-pppd.log" '*MPPE 128-bit stateless compression enabled*'
+    lab_log "MPPE 128-bit stateless on both ends"
+    rules=$(ip -n $LAB_NS_CUSTOMER rule) routes=$(ip -n $LAB_NS_CUSTOMER route)
+    grep -q "from $LAB_FIXED lookup 1723" <<<"$rules" || lab_fail "no source rule: $rules"
+    grep -q "$LAB_PPTP_SERVER via $LAB_UPLINK_GW dev $LAB_IF_CUSTOMER" <<<"$routes" || lab_fail "no host route: $routes"
+    grep -q "^default via $LAB_UPLINK_GW" <<<"$routes" || lab_fail "default route moved off the DSL line: $routes"
+    lab_log "routes: rule from $LAB_FIXED lookup 1723, host route to $LAB_PPTP_SERVER via $LAB_UPLINK_GW, default unchanged"
+}
+
+# mt_check_reached — the provider reaches the customer's listener on $LAB_FIXED:2525 and sends
+# a marker through the tunnel ($MT_MARKER; mt_check_uplink_only looks for it on the line).
+mt_check_reached() {
+    local greeting
+    greeting=$(lab_tcp_probe $LAB_NS_PROVIDER $LAB_FIXED 2525 5) || lab_fail "provider cannot reach $LAB_FIXED:2525"
+    lab_log "TCP from the provider reached $LAB_FIXED:2525 ('$greeting')"
+    MT_MARKER="MAIL FROM:<secret-${EPOCHREALTIME/./}@example.org>"
+    lab_in $LAB_NS_PROVIDER $LAB_PY - "$LAB_FIXED" "$MT_MARKER" <<'PY' || lab_fail "sending the marker through the tunnel"
+import socket, sys
+s = socket.create_connection((sys.argv[1], 2525), timeout=5)
+s.recv(100)
+s.sendall((sys.argv[2] + "\r\n").encode() * 20)
+s.close()
+PY
+}
+
+# mt_stop_clean — SIGTERM to mailtund: the provider's pppd sees the hang-up, the customer's
+# pppd is gone, the source rule and the host route are removed.
+mt_stop_clean() {
+    lab_stop mailtund 10 || lab_fail "mailtund did not stop on SIGTERM"
+    lab_wait_line 10 "the provider's pppd to see the hang-up" "$LAB_RESULTS/provider-pppd.log" '*Connection terminated*'
+    pgrep -x pppd -a | grep -q "mailtun.so" && lab_fail "the customer's pppd survived mailtund"
+    ip -n $LAB_NS_CUSTOMER rule | grep -q "lookup 1723" && lab_fail "source rule left behind"
+    ip -n $LAB_NS_CUSTOMER route | grep -q "$LAB_PPTP_SERVER" && lab_fail "host route left behind"
+    lab_log "SIGTERM: pppd gone, rule and host route removed, provider saw the hang-up"
+}
+
+# mt_check_uplink_only <carrier filter> <data filter> — stop the capture: the DSL line carried
+# only what the transport needs (a pcap filter), more than 10 data packets, never the marker in
+# clear.
+mt_check_uplink_only() {
+    local carrier=$1 data=$2 pcap=$LAB_RESULTS/uplink.pcap others n all
+    lab_stop capture 5
+    others=$(tcpdump -nr "$pcap" "ip and not ($carrier)" 2>/dev/null | grep -v -c "ICMP echo\|ARP")
+    n=$(tcpdump -nr "$pcap" "$data" 2>/dev/null | wc -l)
+    all=$(tcpdump -nr "$pcap" "$carrier" 2>/dev/null | wc -l)
+    [ "$n" -gt 10 ] || lab_fail "only $n packets of '$data' on the DSL line"
+    [ "$others" = 0 ] || lab_fail "the DSL line carried other IP traffic: $(tcpdump -nr "$pcap" "ip and not ($carrier)" 2>/dev/null | head -5)"
+    grep -aq "secret-" "$pcap" && lab_fail "the marker crossed the DSL line in clear"
+    lab_log "DSL line: $all packets of '$carrier' ($n of '$data'), nothing else; the marker never in clear"
+}
