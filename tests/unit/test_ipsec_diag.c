@@ -42,6 +42,11 @@ static void test_causes(void **state)
         "retransmit 1 of request with message ID 0", "retransmit 2 of request with message ID 0",
         "giving up after 4 retransmits", NULL };
     static const char *const nothing[] = { "initiating IKE_SA mailtun[1] to 203.0.113.1", NULL };
+    /* a certificate checked without a CRL, then the kernel refusing the SA: the latter */
+    static const char *const benign_then_child[] = {
+        "  certificate status is not available",
+        "authentication of 'vpn.example.com' with ECDSA_WITH_SHA256_DER successful",
+        "received NO_PROPOSAL_CHOSEN notify, no CHILD_SA built", NULL };
 
     reason_of(false, wrong_psk, r, sizeof(r));
     assert_string_equal(r, "the provider refused us: wrong pre-shared key or identity "
@@ -58,6 +63,8 @@ static void test_causes(void **state)
     assert_non_null(strstr(r, "IKE is up but the provider refused the SA for L2TP"));
     reason_of(false, silent, r, sizeof(r));
     assert_non_null(strstr(r, "no answer from the provider's IKE"));
+    reason_of(true, benign_then_child, r, sizeof(r));
+    assert_non_null(strstr(r, "IKE is up but the provider refused the SA for L2TP"));
     reason_of(false, nothing, r, sizeof(r));
     assert_string_equal(r, "");
 }
