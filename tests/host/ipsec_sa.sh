@@ -8,7 +8,11 @@
 #  2. the provider deletes it: "down" names the loss (the SA went away after being up);
 #  3. a wrong pre-shared key: "down" says the SA was not established, within the time-out;
 #  4. stop (SIGTERM): terminate and unload-conn: nothing of ours is left in the customer's charon;
-#  5. no charon at the socket: a clear error at once.
+#  5. no charon at the socket: a clear error at once;
+#  6. certificates (the kit's swanctl-cert.conf, a throwaway CA made with pki): ipsec_ca naming
+#     another CA -> "down" says the provider's certificate is not issued by ipsec_ca;
+#  7. the right CA: both ends authenticate with certificates (IKE up; the SA as in 1);
+#  8. IKEv1 with the kit's group key (swanctl-ikev1.conf): main mode authenticates (the SA as in 1).
 # A kernel without ESP's AES-GCM (this project's CI host has none) cannot install any SA:
 # there 1 and 2 become "IKE up, the CHILD_SA refused by the kernel, and down says so", and the
 # lab scenario nat-ipsec-sa (a kernel with ESP) covers the way up and the loss.
@@ -17,6 +21,7 @@ set -u
 need_root "network namespaces, charon"
 CHARON=/usr/lib/ipsec/charon
 [ -x "$CHARON" ] && command -v swanctl >/dev/null || skip "strongSwan missing (strongswan-charon strongswan-swanctl; run tests/deps.sh)"
+command -v pki >/dev/null || skip "strongSwan's pki missing (strongswan-pki; run tests/deps.sh)"
 TOOL=$B/tests/host/ipsec_tool
 [ -x "$TOOL" ] || { echo "FAIL: $TOOL not built (make)"; exit 1; }
 ip xfrm state >/dev/null 2>&1 || skip "this kernel has no IPsec (xfrm)"
@@ -134,4 +139,66 @@ ok "4. stop: connection unloaded, SA terminated, no ESP state left"
 out=$(ip netns exec $C "$TOOL" "unix://$work/nobody/charon.vici" 203.0.113.1 40005 a@b c "$PSK" 2>&1); rc=$?
 [ $rc = 1 ] && grep -q "^error cannot reach charon's VICI socket" <<<"$out" || fail "no charon: rc=$rc '$out'"
 ok "5. $out"
+
+# --- 6-8. certificates and IKEv1: the kit's three files in the provider's charon --------------
+pk=$work/pki sd=$work/provider-swanctl
+mkdir -p "$pk" "$sd/x509ca" "$sd/x509" "$sd/private"
+ca() { pki --gen --type ecdsa --size 256 --outform pem >"$pk/$1.key" &&
+       pki --self --ca --lifetime 2 --in "$pk/$1.key" --type ecdsa --dn "$2" --outform pem >"$pk/$1.pem"; }
+cert() { pki --gen --type ecdsa --size 256 --outform pem >"$pk/$1.key" &&
+         pki --pub --in "$pk/$1.key" --type ecdsa | pki --issue --lifetime 2 --cacert "$pk/$2.pem" \
+             --cakey "$pk/$2.key" --dn "CN=$3" --san "$3" --outform pem >"$pk/$1.pem"; }
+# (pki's stderr: its TPM plugin's complaints, kept aside)
+{ ca lab "CN=mailtun test CA" && ca other "CN=another CA" && cert vpn lab vpn.example.com &&
+    cert c1 lab customer1@example.net; } 2>"$work/pki.err" ||
+    fail "pki could not make the test CA and certificates: $(grep -v -i tpm "$work/pki.err" | tail -n 3)"
+chmod 600 "$pk"/*.key
+cp "$pk/lab.pem" "$sd/x509ca/mailtun-ca.pem"; cp "$pk/vpn.pem" "$sd/x509/vpn.example.com.pem"
+install -m 600 "$pk/vpn.key" "$sd/private/vpn.example.com.key"
+cat "$ROOT"/conf/provider/l2tp-ipsec/{swanctl,swanctl-cert,swanctl-ikev1}.conf >"$sd/swanctl.conf"
+sw provider --load-all --file "$sd/swanctl.conf" >"$work/load2.out" 2>&1 &&
+    grep -q "loaded connection 'mailtun-l2tp-cert'" "$work/load2.out" &&
+    grep -q "loaded connection 'mailtun-l2tp-ikev1'" "$work/load2.out" ||
+    fail "the kit's certificate and IKEv1 variants do not load: $(tail -n 3 "$work/load2.out")"
+# certs CA — the customer's certificate files, with ipsec_ca naming CA's
+certs() { export IPSEC_TOOL_CA=$pk/$1.pem IPSEC_TOOL_CERT=$pk/c1.pem IPSEC_TOOL_KEY=$pk/c1.key; }
+# authenticated NAME — the SA up, or (no ESP AES-GCM here) IKE up and only the CHILD_SA refused
+authenticated() {
+    if [ $esp = 1 ]; then
+        wait_for 20 "$1: the SA up" said "$1" "^up conn=mailtun"
+    else
+        # IKEv2: the responder's kernel refuses first; IKEv1 quick mode: the initiator's
+        wait_for 25 "$1: IKE up, the CHILD_SA refused by the kernel" \
+            said "$1" "^down IPsec SA not established: \(IKE is up\|the kernel refused the SA\)"
+    fi
+}
+
+certs other
+tool tool6 40006 customer1@example.net vpn.example.com -
+wait_for 25 "down naming the other CA" said tool6 "^down IPsec SA not established: the provider's certificate is not issued by ipsec_ca"
+ok "6. $(grep '^down' "$work/tool6.out" | cut -c1-170)..."
+kill -TERM $TPID; wait $TPID 2>/dev/null
+
+certs lab
+tool tool7 40007 customer1@example.net vpn.example.com -
+authenticated tool7
+grep -q "authentication of 'customer1@example.net' with ECDSA.* successful" "$work/charon-provider.log" &&
+    grep -q "authentication of 'vpn.example.com' with ECDSA.* successful" "$work/charon-customer.log" ||
+    fail "7. no certificate authentication in both charons' logs"
+grep -q "switching to peer config 'mailtun-l2tp-cert'" "$work/charon-provider.log" ||
+    fail "7. the provider did not pick the certificate connection"
+ok "7. certificates: both ends authenticated with ECDSA, the provider on mailtun-l2tp-cert ($(head -n 1 "$work/tool7.out" | cut -c1-60)...)"
+kill -TERM $TPID; wait $TPID 2>/dev/null
+unset IPSEC_TOOL_CA IPSEC_TOOL_CERT IPSEC_TOOL_KEY
+
+GROUP=$(awk '$1 == "id" && $3 == "203.0.113.1" { f = 1 } f && $1 == "secret" { gsub(/"/, "", $3); print $3; exit }' \
+    "$ROOT/conf/provider/l2tp-ipsec/swanctl-ikev1.conf")
+[ -n "$GROUP" ] || fail "no IKEv1 group key in swanctl-ikev1.conf"
+tool tool8 40008 customer1@example.net 203.0.113.1 "$GROUP" 1
+authenticated tool8
+grep -q "IKE_SA mailtun\[[0-9]*\] established .*customer1@example.net.*203.0.113.1" "$work/charon-customer.log" &&
+    grep -q "selected peer config \"mailtun-l2tp-ikev1\"" "$work/charon-provider.log" ||
+    fail "8. no IKEv1 main mode SA on mailtun-l2tp-ikev1: $(grep -i 'main mode\|ikev1' "$work/charon-customer.log" | tail -n 3)"
+ok "8. IKEv1 main mode with the group key: IKE_SA established on mailtun-l2tp-ikev1"
+kill -TERM $TPID; wait $TPID 2>/dev/null
 echo "ipsec_sa: all checks passed"

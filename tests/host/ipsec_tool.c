@@ -5,6 +5,11 @@
  * (ipsec_sa_wait_stops; "unanswered" if it did not within IPSEC_STOP_WAIT_MS).
  *
  *   ipsec_tool VICI_SOCKET SERVER LOCAL_PORT LOCAL_ID REMOTE_ID PSK [IKE_VERSION]
+ *
+ * With IPSEC_TOOL_CA, IPSEC_TOOL_CERT and IPSEC_TOOL_KEY in the environment (paths, as
+ * [tunnel] ipsec_ca, ipsec_cert, ipsec_key) it authenticates with certificates, read and
+ * checked by ipsec_creds as mailtund does; PSK is then ignored. The proposals are mailtund's
+ * defaults for the IKE version.
  */
 #include <arpa/inet.h>
 #include <signal.h>
@@ -14,6 +19,8 @@
 #include <event2/event.h>
 
 #include "ipsec_sa.h"
+#include "ipsec_creds.h"
+#include "ipsec_proposal.h"
 #include "log.h"
 
 static struct event_base *base;
@@ -45,6 +52,8 @@ int main(int argc, char **argv)
     struct ipsec_params p = { 0 };
     struct ipsec_sa_events ev = { on_up, on_down, NULL };
     struct event *term;
+    struct tunnel_conf conf = { 0 };
+    struct ipsec_creds cr = { 0 };
     char err[256];
 
     if (argc < 7) {
@@ -63,8 +72,22 @@ int main(int argc, char **argv)
     p.remote_id = argv[5];
     p.psk = argv[6];
     p.ike_version = argc > 7 ? atoi(argv[7]) : 2;
-    p.proposals = "aes256gcm16-prfsha384-curve25519,aes256gcm16-prfsha256-ecp256";
-    p.esp_proposals = "aes256gcm16-curve25519,aes256gcm16-ecp256";
+    p.proposals = p.ike_version == 1 ? IPSEC_IKEV1_DEFAULT : IPSEC_IKEV2_DEFAULT;
+    p.esp_proposals = IPSEC_ESP_DEFAULT;
+    conf.ipsec_ca = getenv("IPSEC_TOOL_CA");
+    conf.ipsec_cert = getenv("IPSEC_TOOL_CERT");
+    conf.ipsec_key = getenv("IPSEC_TOOL_KEY");
+    if (conf.ipsec_cert) {
+        if (ipsec_creds_load(&conf, &cr, err, sizeof(err)) < 0) {
+            printf("error %s\n", err);
+            ipsec_creds_clear(&cr);
+            return 1;
+        }
+        p.psk = NULL;
+        p.ca_pem = cr.ca_pem;
+        p.cert_pem = cr.cert_pem;
+        p.key_pem = cr.key_pem;
+    }
     p.timeout_ms = 15000;
     base = event_base_new();
     term = evsignal_new(base, SIGTERM, on_term, NULL);
@@ -80,5 +103,6 @@ int main(int argc, char **argv)
     printf("exit\n");
     event_free(term);
     event_base_free(base);
+    ipsec_creds_clear(&cr);
     return 0;
 }
