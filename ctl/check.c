@@ -7,6 +7,7 @@
  */
 #include "config.h"
 #include "ctl.h"
+#include "ipsec_creds.h"
 #include "relay_conf.h"
 #include "tunnel_conf.h"
 
@@ -155,6 +156,18 @@ static void check_tunnel(const struct tunnel_conf *t)
             bad(msg, "not available for the running kernel",
                 l2tp ? "install a kernel with PPP and L2TP support (Debian's linux-image has l2tp_ppp)"
                      : "install a kernel with PPP and PPTP support (Debian's linux-image has them)");
+    }
+    if (t->transport && (strcmp(t->transport, "l2tp-ipsec") == 0 || strcmp(t->transport, "auto") == 0)) {
+        /* what mailtund reads at each dial, with the same checks */
+        struct ipsec_creds cr;
+        char why[400];
+
+        if (ipsec_creds_load(t, &cr, why, sizeof(why)) == 0)
+            ok(cr.certs ? "IPsec certificates: CA, certificate and its key readable and consistent"
+                        : "IPsec pre-shared key file private and long enough");
+        else
+            bad("IPsec credentials", why, "see mailtun.conf(5), ipsec_psk_file / ipsec_ca, ipsec_cert, ipsec_key");
+        ipsec_creds_clear(&cr);
     }
     if (stat("/dev/ppp", &st) == 0 && S_ISCHR(st.st_mode))
         ok("/dev/ppp exists");

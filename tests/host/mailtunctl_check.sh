@@ -115,4 +115,19 @@ run -c "$work/badtransport.conf" check
 [ "$rc" = 1 ] && grep -q "transport: 'gre' is not pptp, l2tp" <<<"$out" ||
     fail "an unknown transport is not named: exit $rc: $out"
 ok "an unknown transport is named: $(grep -m1 "transport: 'gre' is not" <<<"$out")"
+# --- transport = l2tp-ipsec: the key or certificate files, as mailtund reads them at each dial ---
+if [ "$(id -u)" = 0 ]; then
+    ( umask 077; echo "a-pre-shared-key-long-enough" >"$work/ipsec.psk" )
+    sed "s|^;transport = pptp\$|transport = l2tp-ipsec|; s|^;ipsec_id = |ipsec_id = |; s|^;ipsec_psk_file = .*|ipsec_psk_file = $work/ipsec.psk|" \
+        "$work/good.conf" >"$work/ipsec.conf"
+    run -c "$work/ipsec.conf" check
+    grep -q "^ok    IPsec pre-shared key file private" <<<"$out" || fail "l2tp-ipsec: the key file not checked: $out"
+    chmod 644 "$work/ipsec.psk"
+    run -c "$work/ipsec.conf" check
+    [ "$rc" = 1 ] && grep -q "^FAIL  IPsec credentials: ipsec_psk_file $work/ipsec.psk must be a regular file owned by root, mode 600" <<<"$out" ||
+        fail "l2tp-ipsec: a key file others can read is not named: exit $rc: $out"
+    ok "transport = l2tp-ipsec: $(grep -m1 '^FAIL  IPsec credentials' <<<"$out" | cut -c1-110)..."
+else
+    echo "note: not root: the IPsec key file's ownership check not exercised"
+fi
 echo "mailtunctl_check: all checks passed"
