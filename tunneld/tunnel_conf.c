@@ -71,9 +71,13 @@ const struct conf_key tunnel_conf_keys[] = {
     K("lcp_echo_failure", CONF_INT, "3", NULL, lcp_echo_failure, 1, 100, 0,
       "unanswered LCP echoes before pppd gives up"),
     K("echo_interval", CONF_DURATION, "60s", "duration", echo_interval_ms, 1000, 3600000, 0,
-      "keep-alive after this much silence on the control connection (PPTP Echo-Request, L2TP HELLO)"),
+      "PPTP keep-alive: Echo-Request after this much silence on the control connection"),
     K("echo_timeout", CONF_DURATION, "20s", "duration", echo_timeout_ms, 1000, 3600000, 0,
-      "PPTP: no Echo-Reply within this, the server is declared dead (L2TP: its retransmissions decide)"),
+      "PPTP: no Echo-Reply within this, the server is declared dead"),
+    K("l2tp_hello_interval", CONF_DURATION, "10s", "duration", l2tp_hello_interval_ms, 1000, 3600000, 0,
+      "L2TP keep-alive: HELLO after this much silence on the control connection; a HELLO (or any "
+      "control message) not acknowledged within as long again, through its retransmissions, means "
+      "the LNS is dead (UDP has no connection whose end would tell)"),
     K("connect_timeout", CONF_DURATION, "15s", "duration", connect_timeout_ms, 1000, 600000, 0,
       "each step of the dial (TCP, SCCRP, OCRP, IPCP) must finish within this"),
     K("backoff_min", CONF_DURATION, "1s", "duration", backoff_min_ms, 100, 3600000, 0,

@@ -40,8 +40,9 @@ struct tunnel_conf {
     long mtu;                       /* PPP MTU/MRU */
     long lcp_echo_interval_ms;
     long lcp_echo_failure;
-    long echo_interval_ms;          /* PPTP Echo-Request / L2TP HELLO after this much silence */
+    long echo_interval_ms;          /* PPTP Echo-Request after this much silence */
     long echo_timeout_ms;           /* no Echo-Reply within this: peer dead */
+    long l2tp_hello_interval_ms;    /* L2TP HELLO after this much silence; unacked as long: dead */
     long connect_timeout_ms;        /* SCCRP / OCRP / IPCP must arrive within this */
     long backoff_min_ms;
     long backoff_max_ms;

@@ -252,6 +252,24 @@ static void test_tunnel_ipsec_keys(void **state)
     tunnel_error(IPSEC_BASE "ipsec_id = a b\nipsec_psk_file = /etc/k\n", "ipsec_id contains ' '");
 }
 
+/* L2TP's keep-alive: its own key and default (UDP: nothing else notices a dead LNS), bounded. */
+static void test_tunnel_l2tp_hello_interval(void **state)
+{
+    struct tunnel_conf c;
+    char err[CONF_ERR_LEN];
+
+    assert_int_equal(tunnel_load(IPSEC_BASE "ipsec_id = a@example.net\nipsec_psk_file = /etc/k\n", &c, err), 0);
+    assert_int_equal(c.l2tp_hello_interval_ms, 10000);
+    assert_int_equal(c.echo_interval_ms, 60000);        /* PPTP's stays as it was */
+    tunnel_conf_free(&c);
+    assert_int_equal(tunnel_load(IPSEC_BASE "ipsec_id = a@example.net\nipsec_psk_file = /etc/k\n"
+                                 "l2tp_hello_interval = 30s\n", &c, err), 0);
+    assert_int_equal(c.l2tp_hello_interval_ms, 30000);
+    tunnel_conf_free(&c);
+    tunnel_error(IPSEC_BASE "ipsec_id = a@example.net\nipsec_psk_file = /etc/k\nl2tp_hello_interval = 500ms\n",
+                 "l2tp_hello_interval");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_file_round_trip),
         cmocka_unit_test(test_parsers),
         cmocka_unit_test(test_tunnel_ipsec_keys),
+        cmocka_unit_test(test_tunnel_l2tp_hello_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
  * test_l2tp_ctrl.c — unit tests for tunneld/l2tp/l2tp_rel and l2tp_ctrl: the LAC's tunnel and
  * session state machines driven by a scripted LNS, per state: the handshake with and without
  * tunnel authentication, every way the LNS can refuse or end the tunnel or the call, Ns/Nr and
- * ZLB acks, retransmission with back-off, the window, duplicates and early
+ * ZLB acks, retransmission with back-off and its time limit, the window, duplicates and early
  * messages, HELLO, ICCN held until our data path is attached, setup timeouts, our shutdown, and
  * sequence number wrap-around.
  */
@@ -673,6 +673,63 @@ static void test_hello_unanswered_kills(void **state)
 	assert_non_null(strstr(S.closed_reason, "HELLO not acknowledged"));
 }
 
+/* With give_up_ms (mailtund: echo_timeout) a dead LNS is named that long after the HELLO,
+ * not after all the retransmissions (1+2+4+8+8+8 = 31 s). */
+static void test_hello_unanswered_gives_up_in_time(void **state)
+{
+	uint64_t hello_at;
+	setup_ctrl(0);
+	C.cfg.rel.give_up_ms = C.rel.cfg.give_up_ms = 20000;
+	bring_up();
+	hello_at = NOW + 60000;
+	l2tp_ctrl_tick(&C, hello_at);
+	expect_out(L2TP_HELLO);
+	/* retransmitted at +1, +3, +7, +15 s; the give-up time is a deadline of its own */
+	for (int i = 0; i < 10 && l2tp_ctrl_tunnel_state(&C) != L2TP_TUN_CLOSED; i++) {
+		uint64_t t = l2tp_ctrl_next_deadline(&C);
+		assert_true(t <= hello_at + 20000);
+		if (t == hello_at + 20000) {
+			l2tp_ctrl_tick(&C, t - 1);
+			assert_int_equal(l2tp_ctrl_tunnel_state(&C), L2TP_TUN_ESTABLISHED);
+		}
+		l2tp_ctrl_tick(&C, t);
+	}
+	assert_int_equal(l2tp_ctrl_tunnel_state(&C), L2TP_TUN_CLOSED);
+	assert_int_equal(S.cleared, 1);
+	assert_non_null(strstr(S.closed_reason, "LNS silent: HELLO not acknowledged within 20000 ms (4 retransmissions)"));
+
+	/* negative control: without the limit the tunnel still stands 20 s after the HELLO */
+	setup_ctrl(0);
+	bring_up();
+	l2tp_ctrl_tick(&C, hello_at);
+	expect_out(L2TP_HELLO);
+	for (uint64_t t = hello_at; t <= hello_at + 20000; t += 500)
+		l2tp_ctrl_tick(&C, t);
+	assert_int_equal(l2tp_ctrl_tunnel_state(&C), L2TP_TUN_ESTABLISHED);
+}
+
+/* An ack restarts the clock: the limit is per message, from its first transmission. */
+static void test_give_up_counts_from_first_send(void **state)
+{
+	setup_ctrl(0);
+	C.cfg.rel.give_up_ms = C.rel.cfg.give_up_ms = 20000;
+	bring_up();
+	NOW += 60000;
+	l2tp_ctrl_tick(&C, NOW);
+	expect_out(L2TP_HELLO);
+	NOW += 15000;
+	l2tp_ctrl_tick(&C, NOW);
+	drain();
+	send_zlb();                                 /* HELLO acked after 15 s */
+	NOW += 60000;
+	l2tp_ctrl_tick(&C, NOW);                    /* the next HELLO, 60 s of silence later */
+	expect_out(L2TP_HELLO);
+	l2tp_ctrl_tick(&C, NOW + 19999);
+	assert_int_equal(l2tp_ctrl_tunnel_state(&C), L2TP_TUN_ESTABLISHED);
+	l2tp_ctrl_tick(&C, NOW + 20000);
+	assert_int_equal(l2tp_ctrl_tunnel_state(&C), L2TP_TUN_CLOSED);
+}
+
 static void test_setup_timeouts(void **state)
 {
 	/* the LNS acks SCCRQ but never answers */
@@ -788,6 +845,8 @@ int main(void)
 		cmocka_unit_test(test_sequence_wraps),
 		cmocka_unit_test(test_hello_keepalive),
 		cmocka_unit_test(test_hello_unanswered_kills),
+		cmocka_unit_test(test_hello_unanswered_gives_up_in_time),
+		cmocka_unit_test(test_give_up_counts_from_first_send),
 		cmocka_unit_test(test_iccn_waits_for_attach),
 		cmocka_unit_test(test_iccn_after_attach_wait),
 		cmocka_unit_test(test_call_ends_while_waiting_for_attach),

@@ -507,13 +507,21 @@ void l2tp_ctrl_tick(struct l2tp_ctrl *c, uint64_t now_ms)
 		return;
 	c->now_ms = now_ms;
 	if (l2tp_rel_tick(&c->rel, now_ms) != 0) {
-		char why[L2TP_CTRL_REASON_LEN];
+		char why[L2TP_CTRL_REASON_LEN + 128];   /* close_now() keeps what fits */
 		if (c->tunnel == L2TP_TUN_STOPPING)
 			snprintf(why, sizeof(why), "%.*s (StopCCN not acknowledged)",
 				 (int)sizeof(why) - 40, c->pending_reason);
-		else
+		else if (c->rel.retries >= c->cfg.rel.max_retries)
 			snprintf(why, sizeof(why), "LNS silent: %s not acknowledged after %u retransmissions",
 				 l2tp_msg_name(l2tp_rel_oldest_type(&c->rel)), c->cfg.rel.max_retries);
+		else if (c->dropped)    /* maybe it talks, but nothing we can take */
+			snprintf(why, sizeof(why), "LNS silent: %s not acknowledged within %u ms (%u retransmissions; "
+				 "%llu datagrams dropped, last: %.80s)", l2tp_msg_name(l2tp_rel_oldest_type(&c->rel)),
+				 c->cfg.rel.give_up_ms, c->rel.retries, (unsigned long long)c->dropped, c->last_drop);
+		else
+			snprintf(why, sizeof(why), "LNS silent: %s not acknowledged within %u ms (%u retransmissions)",
+				 l2tp_msg_name(l2tp_rel_oldest_type(&c->rel)), c->cfg.rel.give_up_ms,
+				 c->rel.retries);
 		close_now(c, why);
 		return;
 	}

@@ -22,8 +22,8 @@
  * "Call established" fires on ICRP, before ICCN when attach_wait_ms is set: the LNS starts its
  * pppd on ICCN, whose first LCP frames are lost unless our kernel session exists by then, and
  * each lost one costs a PPP restart timer (3 s by default).
- * HELLO goes out after hello_interval_ms without a message from the LNS; an unacknowledged
- * HELLO (like any message) ends the tunnel after the retransmissions.
+ * HELLO goes out after hello_interval_ms without a message from the LNS; a HELLO (like any
+ * message) not acknowledged within rel.give_up_ms, or after the retransmissions, ends the tunnel.
  * Needs: l2tp_codec, l2tp_rel, lib/log.h.
  */
 #ifndef MAILTUN_L2TP_CTRL_H
@@ -61,7 +61,8 @@ struct l2tp_ctrl_config {
 						0: ICCN at once on ICRP (default) */
 	uint32_t stop_timeout_ms;            /* StopCCN's ack within: 3000 ms (a dead LNS must not
 						hold up the next dial for all the retransmissions) */
-	struct l2tp_rel_config rel;          /* retransmission: 1000 ms doubling to 8000, 5 retries */
+	struct l2tp_rel_config rel;          /* retransmission: 1000 ms doubling to 8000, 5 retries,
+						no time limit */
 };
 
 void l2tp_ctrl_config_defaults(struct l2tp_ctrl_config *cfg);

@@ -15,6 +15,7 @@ void l2tp_rel_config_defaults(struct l2tp_rel_config *cfg)
 	cfg->rto_initial_ms = 1000;
 	cfg->rto_max_ms = 8000;
 	cfg->max_retries = 5;
+	cfg->give_up_ms = 0;
 }
 
 void l2tp_rel_init(struct l2tp_rel *r, const struct l2tp_rel_config *cfg)
@@ -57,8 +58,10 @@ static void emit(struct l2tp_rel *r, const uint8_t *buf, size_t len)
 	r->out_count++;
 }
 
-static void transmit(struct l2tp_rel *r, struct l2tp_rel_msg *q)
+static void transmit(struct l2tp_rel *r, struct l2tp_rel_msg *q, uint64_t now_ms)
 {
+	if (!q->sent)
+		q->first_ms = now_ms;
 	q->buf[10] = (uint8_t)(r->nr_next >> 8);
 	q->buf[11] = (uint8_t)r->nr_next;
 	emit(r, q->buf, q->len);
@@ -81,7 +84,7 @@ static void pump(struct l2tp_rel *r, uint64_t now_ms)
 		struct l2tp_rel_msg *q = qat(r, i);
 		if (q->sent)
 			continue;
-		transmit(r, q);
+		transmit(r, q, now_ms);
 		if (r->deadline_ms == 0)
 			r->deadline_ms = now_ms + r->rto_ms;
 	}
@@ -142,9 +145,21 @@ enum l2tp_rel_rx l2tp_rel_receive(struct l2tp_rel *r, const struct l2tp_header *
 	return L2TP_RX_FUTURE;
 }
 
+/* When the oldest message in flight runs out of time (0: no limit, or nothing in flight). */
+static uint64_t give_up_at(const struct l2tp_rel *r)
+{
+	const struct l2tp_rel_msg *q = &r->q[r->una % L2TP_REL_QUEUE];
+	if (r->cfg.give_up_ms == 0 || r->queued == 0 || !q->sent)
+		return 0;
+	return q->first_ms + r->cfg.give_up_ms;
+}
+
 int l2tp_rel_tick(struct l2tp_rel *r, uint64_t now_ms)
 {
 	unsigned n;
+	uint64_t limit = give_up_at(r);
+	if (limit != 0 && now_ms >= limit)
+		return -1;
 	if (r->deadline_ms == 0 || now_ms < r->deadline_ms)
 		return 0;
 	if (r->retries >= r->cfg.max_retries)
@@ -153,7 +168,7 @@ int l2tp_rel_tick(struct l2tp_rel *r, uint64_t now_ms)
 	r->rto_ms = r->rto_ms * 2 > r->cfg.rto_max_ms ? r->cfg.rto_max_ms : r->rto_ms * 2;
 	n = sent_count(r);
 	for (unsigned i = 0; i < n; i++)
-		transmit(r, qat(r, i));
+		transmit(r, qat(r, i), now_ms);
 	r->deadline_ms = n ? now_ms + r->rto_ms : 0;
 	return 0;
 }
@@ -185,6 +200,9 @@ bool l2tp_rel_idle(const struct l2tp_rel *r)
 
 uint64_t l2tp_rel_next_deadline(const struct l2tp_rel *r)
 {
+	uint64_t limit = give_up_at(r);
+	if (limit != 0 && (r->deadline_ms == 0 || limit < r->deadline_ms))
+		return limit;
 	return r->deadline_ms;
 }
 

@@ -5,7 +5,8 @@
  * Gives each message we send the next Ns and the current Nr, keeps it until the peer's Nr
  * acknowledges it, sends no more than the peer's receive window unacknowledged, retransmits
  * the oldest with exponential back-off (rto_initial_ms doubling up to rto_max_ms) and gives up
- * after max_retries. On receive it reads Nr (acks), delivers each new message exactly once in
+ * after max_retries, or once it has waited give_up_ms since its first transmission (when set:
+ * the retransmissions alone take 31 s, a keep-alive should name a dead peer sooner). On receive it reads Nr (acks), delivers each new message exactly once in
  * Ns order, drops duplicates (and acknowledges them again: our ack may have been lost) and
  * drops messages from the future (the peer retransmits them). A pending ack goes out with our
  * next message or, on l2tp_rel_flush(), as a ZLB.
@@ -31,6 +32,7 @@ struct l2tp_rel_config {
 	uint32_t rto_initial_ms;   /* first retransmission after 1000 ms */
 	uint32_t rto_max_ms;       /* back-off cap 8000 ms */
 	uint32_t max_retries;      /* retransmissions of one message before the peer is dead: 5 */
+	uint32_t give_up_ms;       /* or unacknowledged this long after it first went out: 0, no limit */
 };
 
 void l2tp_rel_config_defaults(struct l2tp_rel_config *cfg);
@@ -46,6 +48,7 @@ struct l2tp_rel_msg {
 	uint16_t len;
 	uint16_t type;         /* for log lines: which message went unanswered */
 	bool sent;
+	uint64_t first_ms;     /* its first transmission */
 	uint8_t buf[L2TP_REL_MSG_MAX];
 };
 
@@ -79,7 +82,8 @@ int l2tp_rel_send(struct l2tp_rel *r, struct l2tp_msg *m, uint64_t now_ms);
 /* A control message's header from the peer (any decode status but MALFORMED). */
 enum l2tp_rel_rx l2tp_rel_receive(struct l2tp_rel *r, const struct l2tp_header *h, uint64_t now_ms);
 
-/* Retransmits what is due. Returns 0, or -1 when the oldest message ran out of retries. */
+/* Retransmits what is due. Returns 0, or -1 when the oldest message ran out of retries or
+ * waited give_up_ms. */
 int l2tp_rel_tick(struct l2tp_rel *r, uint64_t now_ms);
 
 /* Sends a ZLB if an ack is still owed. */

@@ -253,7 +253,12 @@ static struct transport *l2tp_dial(struct event_base *base, const struct tunnel_
     cfg.tunnel_id = random_id();
     cfg.session_id = random_id();
     cfg.call_serial = (uint32_t)attempt;
-    cfg.hello_interval_ms = (uint32_t)conf->echo_interval_ms;
+    /* A dead LNS sends no reset and, once the kernel tunnel is on the socket, its ICMP errors
+     * do not reach us: an unanswered HELLO is the only sign. Probe after l2tp_hello_interval
+     * of silence and give up after as long again (retransmitted at 1, 3, 7 s), instead of
+     * sitting out all the retransmissions (31 s) after a minute's silence. */
+    cfg.hello_interval_ms = (uint32_t)conf->l2tp_hello_interval_ms;
+    cfg.rel.give_up_ms = (uint32_t)conf->l2tp_hello_interval_ms;
     /* ICCN once pppd's plugin has attached our kernel session (l2tp_attached), so the LNS's
      * pppd, started on ICCN, finds it; an older plugin that never says so costs this wait. */
     cfg.attach_wait_ms = L2TP_ATTACH_WAIT_MS;
@@ -313,13 +318,13 @@ static void l2tp_free(struct transport *tp)
 }
 
 /* "Answers" needs recent evidence: a dead LNS sends no reset, and once the kernel tunnel is
- * on the socket its ICMP errors do not reach us; only a message heard lately counts. */
-#define L2TP_ALIVE_WINDOW_MS 20000
+ * on the socket its ICMP errors do not reach us; only a message heard lately counts. A live
+ * LNS is heard at least every hello interval (its ack of our HELLO), so two of them. */
 static bool l2tp_control_alive(const struct transport *tp)
 {
     const struct l2tp_transport *p = (const struct l2tp_transport *)tp;
     return l2tp_ctrl_tunnel_state(&p->ctrl) == L2TP_TUN_ESTABLISHED &&
-           now_ms() - p->ctrl.last_rx_ms < L2TP_ALIVE_WINDOW_MS;
+           now_ms() - p->ctrl.last_rx_ms < 2 * (uint64_t)p->ctrl.cfg.hello_interval_ms;
 }
 
 static void l2tp_dead_path(const char *symptom, char *buf, size_t len)

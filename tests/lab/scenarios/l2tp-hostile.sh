@@ -11,8 +11,8 @@
 #              CDN, StopCCN, an unknown mandatory AVP, Ns/Nr games, a duplicate flood and a
 #              garbage flood (these three must not end the call), an LNS that crashes and
 #              restarts (storms of ZLBs for the tunnel it forgot, a new tunnel id), and an LNS
-#              whose control channel goes silent (noticed within echo_interval + the
-#              retransmissions; its data path keeps working, so only HELLO can notice)
+#              whose control channel goes silent (noticed within twice l2tp_hello_interval:
+#              its data path keeps working, so only HELLO can notice)
 #
 # Records in <results>/timing.txt: l2tp_dead_lns_seconds (silence -> tunnel failed).
 # lab-timeout: 360
@@ -21,10 +21,8 @@ set -u
 . "$LAB_DIR/mailtun_lib.sh"
 
 MEM_SLACK_KB=4096
-ECHO_S=2                        # echo_interval: silence before HELLO
-# L2TP's retransmissions of an unanswered HELLO (l2tp_rel.c: 1 s doubling to 8 s, 5 retries:
-# 1+2+4+8+8+8 s) are not configurable; the dead-LNS bound is echo_interval + these.
-RETRANS_S=31
+HELLO_S=10                      # l2tp_hello_interval: silence before HELLO, and how long an
+                                # unacknowledged one (retransmitted at 1, 3, 7 s) may wait
 
 lab_base_up
 lab_l2tp_modules
@@ -38,7 +36,7 @@ exec {LNS_FD}<>"$LNS_CTL"
 lns() { echo "$*" >&"$LNS_FD"; }
 
 MT_TRANSPORT=l2tp
-mt_config "echo_interval = ${ECHO_S}s" "lcp_echo_interval = 1s" "lcp_echo_failure = 3"
+mt_config "l2tp_hello_interval = ${HELLO_S}s" "lcp_echo_interval = 1s" "lcp_echo_failure = 3"
 MT_LOG=$LAB_RESULTS/mailtund.out
 
 # count <file> <glob> — lines of <file> matching the glob (builtins only)
@@ -165,7 +163,7 @@ lab_log "reset: up again on LNS tunnel $new (was $old)"
 
 # ---- up: the LNS's control channel dies, its data path lives --------------------------------
 lns silent
-fails_with dead-lns "LNS silent: HELLO not acknowledged" $((ECHO_S + RETRANS_S + 20))
+fails_with dead-lns "LNS silent: HELLO not acknowledged" $((2 * HELLO_S + 20))
 # from the daemons' own clocks: when the LNS went silent, when mailtund gave up
 lab_wait_line 5 "the LNS going silent" "$LNS_LOG" "CMD silent at=*"
 t0=${LAB_LINE##*at=}
@@ -173,9 +171,9 @@ line=$(grep 'tunnel failed reason="LNS silent' "$MT_LOG" | tail -n 1)
 t1=$(date -d "${line:0:23}" +%s.%N) || lab_fail "no time stamp in mailtund's line: $line"
 took=$(lab_elapsed "$t0" "$t1")
 lab_result l2tp_dead_lns_seconds "$took"
-[ "$(lab_us "$took")" -le $(( (ECHO_S + RETRANS_S + 1) * 1000000 )) ] ||
-    lab_fail "dead LNS noticed after ${took}s, bound echo_interval + retransmissions = $((ECHO_S + RETRANS_S))s (+1 s)"
-lab_log "dead LNS noticed after ${took}s (bound ${ECHO_S}s echo_interval + ${RETRANS_S}s retransmissions)"
+[ "$(lab_us "$took")" -le $(( (2 * HELLO_S + 1) * 1000000 )) ] ||
+    lab_fail "dead LNS noticed after ${took}s, bound twice l2tp_hello_interval = $((2 * HELLO_S))s (+1 s)"
+lab_log "dead LNS noticed after ${took}s (bound twice l2tp_hello_interval, $((2 * HELLO_S))s)"
 
 up after-dead-lns
 healthy final

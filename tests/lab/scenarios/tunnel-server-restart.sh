@@ -55,9 +55,10 @@ lab_log "SIGKILL $LAB_PROVIDER_DAEMON and its children: $victims"
 
 # PPTP: the kernel resets the dead server's TCP connection at the next segment (seconds).
 # L2TP: the LNS's death sends no reset; once the kernel tunnel is on the UDP socket, Linux
-# (6.1) gives ICMP errors to the tunnel, not to mailtund, so pppd's LCP echoes (10 s x 3) or
-# mailtund's unanswered HELLO end it: up to ~40 s.
-detect_limit=$([ "${MT_TRANSPORT:-pptp}" = l2tp ] && echo 60 || echo 15)
+# (6.1) gives ICMP errors to the tunnel, not to mailtund, so mailtund's HELLO after
+# l2tp_hello_interval (10 s) of silence, unacknowledged for as long again, ends it: 10-20 s
+# (pppd's LCP echoes, 10 s x 3, would take ~38 s, as it did before that).
+detect_limit=$([ "${MT_TRANSPORT:-pptp}" = l2tp ] && echo 25 || echo 15)
 lab_wait_line $detect_limit "mailtund to notice the crash (link down)" "$log" '*notice: link down *'
 t_detect=$(log_epoch "$LAB_LINE")
 detect=$(lab_elapsed "$t_kill" "$t_detect")
