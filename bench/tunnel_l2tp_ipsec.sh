@@ -55,8 +55,18 @@ section=$(mktemp)
     echo "| set-up, each run (s) | $(each mailtun_setup) | $(each swanctl_setup) |"
     echo "| throughput, median (MB/s) | **$mt_mbps** | **$sw_mbps** |"
     echo "| throughput, each send (MB/s) | $(each mailtun_mbps) | $(each swanctl_mbps) |"
+    echo "| throughput with ESP AES-128-GCM instead (mailtund's ipsec_esp_proposals), median (MB/s) | $(get mailtun_aes128_mbps_median) ($(each mailtun_aes128_mbps)) | not measured |"
     echo "| new DSL address -> fixed address reachable, median (s) | **$mt_rec** | **$sw_rec** |"
     echo "| the same, each run (s) | $(each mailtun_recovery) | $(each swanctl_recovery) |"
+    echo "| mailtund's recovery step by step, each run (s): | | |"
+    for step in "dial:new address seen -> ipsec dial (old SA and pppd dropped, route back)" \
+                "ipsec:ipsec dial -> SA up (VICI, IKE_SA_INIT, IKE_AUTH, SA in the kernel)" \
+                "l2tp:SA up -> call handed to pppd (L2TP tunnel and session)" \
+                "ppp_auth:-> ppp authenticated (LCP, MS-CHAPv2)" "ppp_ip:-> ip-up with the fixed address (CCP, IPCP, hooks)" \
+                "provider:-> the provider's ip-up (its replace-session hook, 1 s echo to the old session)" \
+                "probe:-> the provider's connect greeted"; do
+        echo "| &nbsp; ${step#*:} | $(each "mailtun_phase_${step%%:*}") | |"
+    done
     echo "| kernel L2TP data path | yes (l2tp_ppp) | $lac_kernel (xl2tpd's log: \"Using l2tp kernel support\") |"
     echo
     echo "Goals: recovery < 3 s: **$rec_ok**; set-up no slower than strongSwan + xl2tpd: **$setup_ok**; throughput at least"

@@ -143,12 +143,14 @@ bench_throughput() {
 
 # bench_recovery <client> <n> — while the tunnel is up the DSL line gets 198.51.100.<n>
 # (lab_uplink_readdress); prints the seconds until the provider reaches FIXED:2525 again, or
-# "none" after RECOVER_LIMIT s.
+# "none" after RECOVER_LIMIT s. The prober's epoch time of success is left in
+# $LAB_RUN/reach-at (bench_reach_at reads it).
 bench_recovery() {
     local c=$1 t0 t rec
     t0=$(lab_now)
     lab_uplink_readdress "198.51.100.$2"
     if t=$(bench_reach_now "$RECOVER_LIMIT"); then
+        echo "$t" >"$LAB_RUN/reach-at"
         rec=$(lab_elapsed "$t0" "$t")
         lab_log "$c: reachable again ${rec}s after the uplink became 198.51.100.$2" >&2
     else
@@ -157,3 +159,4 @@ bench_recovery() {
     fi
     echo "$rec"
 }
+bench_reach_at() { local t; read -r t <"$LAB_RUN/reach-at" 2>/dev/null; echo "$t"; }

@@ -15,11 +15,14 @@
 #     l2tp-ipsec-uplink-change) while the tunnel is up -> the provider reaches FIXED:2525
 #     again (limit RECOVER_LIMIT s); REC_REPS times per client (once more for a client that
 #     did not recover at all).
-# BENCH_PARTS (default "setup throughput recovery") picks the parts; bench/lab/
+# Throughput also once with mailtund's ESP proposal set to AES-128-GCM (mailtun_aes128): what the
+# cipher costs in this guest. BENCH_PARTS (default "setup throughput recovery") picks the parts; bench/lab/
 # l2tp-ipsec-recovery.sh runs only (c), for make bench-recovery.
 # Records in <results>/timing.txt: <client>_setup_<i>, <client>_setup_median, <client>_mbps_<k>,
 # <client>_mbps_median, <client>_recovery_<i> (s or "none"), <client>_recovery_median,
-# lac_kernel, guest_kernel, ike_proposal, esp_proposal; client = mailtun | swanctl.
+# lac_kernel, guest_kernel, ike_proposal, esp_proposal, mailtun_aes128_mbps_<k> and _median,
+# mailtun_phase_<step>_<i> (each mailtun recovery in steps: dial, ipsec, l2tp, ppp_auth, ppp_ip,
+# provider, probe); client = mailtun | swanctl | mailtun_aes128.
 # lab-timeout: 900
 set -u
 . "$LAB_DIR/lib.sh"
@@ -30,6 +33,7 @@ set -u
 
 REPS=${REPS:-3} SENDS=${SENDS:-3} SEND_S=${SEND_S:-3} RECOVER_LIMIT=${RECOVER_LIMIT:-45} REC_REPS=${REC_REPS:-3}
 BENCH_PARTS=${BENCH_PARTS:-setup throughput recovery}
+MT_LOG=$LAB_RESULTS/mailtund.out
 [ -x "$LAB_BUILD/tunneld/mailtund" ] || lab_skip "mailtund not built ($LAB_BUILD/tunneld/mailtund)"
 [ -f "$LAB_BUILD/pppd-plugin/mailtun.so" ] || lab_skip "mailtun.so not built"
 command -v xl2tpd >/dev/null || lab_skip "xl2tpd not installed"
@@ -104,6 +108,9 @@ lab_sleep 1
 client_up() {
     case $1 in
     mailtun) mt_tunnel_up;;
+    mailtun_aes128)
+             echo "ipsec_esp_proposals = aes128gcm16-curve25519" >>"$MT_CONF"
+             mt_tunnel_up;;
     swanctl) lab_swanctl customer1 --load-all --file "$lac_swanctl" >>"$LAB_RESULTS/swanctl-lac.out" 2>&1 ||
                  lab_fail "swanctl --load-all of the LAC's SA failed (swanctl-lac.out)"
              lab_swanctl customer1 --initiate --child l2tp --timeout 30 >>"$LAB_RESULTS/swanctl-lac.out" 2>&1 ||
@@ -113,7 +120,8 @@ client_up() {
 }
 client_down() {
     case $1 in
-    mailtun) lab_stop mailtund 10 || lab_fail "mailtund did not stop";;
+    mailtun*) lab_stop mailtund 10 || lab_fail "mailtund did not stop"
+             sed -i '/^ipsec_esp_proposals = /d' "$MT_CONF";;
     swanctl) bench_lac_down
              lab_swanctl customer1 --terminate --ike lac --force --timeout 5 >>"$LAB_RESULTS/swanctl-lac.out" 2>&1
              lab_swanctl customer1 --unload-conn --name lac >>"$LAB_RESULTS/swanctl-lac.out" 2>&1;;
@@ -124,6 +132,40 @@ client_down() {
     [ "$(lab_ifaddr $LAB_NS_CUSTOMER $LAB_IF_CUSTOMER)" = 198.51.100.2 ] || lab_uplink_readdress 198.51.100.2
 }
 part() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
+
+# phases <i> <new-address> <reach-epoch> — where mailtund's recovery i went, from its log
+# (the first line of each step after the one that saw the new address) and the provider's
+# ip-up hook: mailtun_phase_<step>_<i> in seconds.
+log_epoch() { local d t; read -r d t _ <<<"$1"; date -d "$d $t" +%s.%N; }
+phases() {
+    local i=$1 addr=$2 t_reach=$3 line step prev t
+    local -a steps=("ipsec dial conn=:dial" "ipsec up conn=:ipsec" "call handed to pppd:l2tp"
+                    "ppp authenticated:ppp_auth" "tunnel state ppp -> up:ppp_ip")
+    line=$(grep -m1 "uplink change .*now=\"present up addr=$addr\"" "$MT_LOG") || return 0
+    prev=$(log_epoch "$line")
+    local t0=$prev
+    for step in "${steps[@]}"; do
+        line=$(awk -v a="now=\"present up addr=$addr\"" -v p="${step%%:*}" 'index($0, a) { f = 1 } f && index($0, p) { print; exit }' "$MT_LOG")
+        [ -n "$line" ] || return 0
+        t=$(log_epoch "$line")
+        lab_result "mailtun_phase_${step##*:}_$i" "$(lab_elapsed "$prev" "$t")"
+        prev=$t
+    done
+    # the provider's pppd for the new session: its ip-up ran after the replace hook
+    t=$(awk -v t0="$t0" '$1 > t0 && $2 == "ip-up" && / local=192\.0\.2\.1 / { print $1; exit }' "$LAB_RESULTS/ppp-hooks.log")
+    [ -n "$t" ] || return 0
+    lab_result "mailtun_phase_provider_$i" "$(lab_elapsed "$prev" "$t")"
+    lab_result "mailtun_phase_probe_$i" "$(lab_elapsed "$t" "$t_reach")"
+}
+
+# ---- what ESP costs: mailtund once more with AES-128-GCM (the provider kit accepts it) ----
+if part throughput; then
+    client_up mailtun_aes128
+    bench_reach_now 40 >/dev/null || lab_fail "mailtun with AES-128-GCM: tunnel not up"
+    grep -q "selected proposal: ESP:AES_GCM_16_128" "$LAB_RESULTS/charon-customer1.log" || lab_fail "the SA did not use AES-128-GCM"
+    bench_throughput mailtun_aes128
+    client_down mailtun_aes128
+fi
 
 # ---- (a) set-up ----
 if part setup; then
@@ -144,6 +186,7 @@ for c in mailtun swanctl; do
             addr_n=$((addr_n + 1))
             r=$(bench_recovery $c $addr_n)
             lab_result ${c}_recovery_$i "$r"
+            [ $c = mailtun ] && [ "$r" != none ] && phases "$i" 198.51.100.$addr_n "$(bench_reach_at)"
             recs+="$r "
             # a client that did not come back at all is not waited for again
             [ "$r" = none ] && [ "$i" -ge 2 ] && break
