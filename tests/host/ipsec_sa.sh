@@ -11,6 +11,7 @@
 #  5. no charon at the socket: a clear error at once;
 #  6. certificates (the kit's swanctl-cert.conf, a throwaway CA made with pki): ipsec_ca naming
 #     another CA -> "down" says the provider's certificate is not issued by ipsec_ca;
+#     our certificate from a CA the provider does not trust -> "the provider refused our certificate";
 #  7. the right CA: both ends authenticate with certificates (IKE up; the SA as in 1);
 #  8. IKEv1 with the kit's group key (swanctl-ikev1.conf): main mode authenticates (the SA as in 1).
 # A kernel without ESP's AES-GCM (this project's CI host has none) cannot install any SA:
@@ -150,7 +151,7 @@ cert() { pki --gen --type ecdsa --size 256 --outform pem >"$pk/$1.key" &&
              --cakey "$pk/$2.key" --dn "CN=$3" --san "$3" --outform pem >"$pk/$1.pem"; }
 # (pki's stderr: its TPM plugin's complaints, kept aside)
 { ca lab "CN=mailtun test CA" && ca other "CN=another CA" && cert vpn lab vpn.example.com &&
-    cert c1 lab customer1@example.net; } 2>"$work/pki.err" ||
+    cert c1 lab customer1@example.net && cert rogue other customer1@example.net; } 2>"$work/pki.err" ||
     fail "pki could not make the test CA and certificates: $(grep -v -i tpm "$work/pki.err" | tail -n 3)"
 chmod 600 "$pk"/*.key
 cp "$pk/lab.pem" "$sd/x509ca/mailtun-ca.pem"; cp "$pk/vpn.pem" "$sd/x509/vpn.example.com.pem"
@@ -177,6 +178,13 @@ certs other
 tool tool6 40006 customer1@example.net vpn.example.com -
 wait_for 25 "down naming the other CA" said tool6 "^down IPsec SA not established: the provider's certificate is not issued by ipsec_ca"
 ok "6. $(grep '^down' "$work/tool6.out" | cut -c1-170)..."
+kill -TERM $TPID; wait $TPID 2>/dev/null
+
+# our certificate from a CA the provider does not trust: the provider refuses us
+export IPSEC_TOOL_CA=$pk/lab.pem IPSEC_TOOL_CERT=$pk/rogue.pem IPSEC_TOOL_KEY=$pk/rogue.key
+tool tool6b 40016 customer1@example.net vpn.example.com -
+wait_for 25 "down: our certificate refused" said tool6b "^down IPsec SA not established: the provider refused our certificate"
+ok "6b. $(grep '^down' "$work/tool6b.out" | cut -c1-150)..."
 kill -TERM $TPID; wait $TPID 2>/dev/null
 
 certs lab
