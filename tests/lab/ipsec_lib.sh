@@ -4,6 +4,10 @@
 #   lab_charon_up <ns> <name> <swanctl.conf> charon in <ns>, its swanctl.conf loaded
 #   lab_swanctl <name> <command> <args...>  swanctl against that charon's VICI socket
 #   lab_charon_down <name>                  stop it
+#   lab_ipsec_customer_up <ns> <name>       a customer's charon with nothing loaded (mailtund
+#                                           loads its key and connection over VICI)
+#   lab_ipsec_secret <id>                   the provider kit's pre-shared key for <id>
+#   lab_ipsec_psk_file <id> <file>          that key into a root-only file (replaced at once)
 #
 # Each charon runs in its own mount namespace with a tmpfs on /run (its pid file is fixed at
 # /run/charon.pid), with its own strongswan.conf naming its VICI socket
@@ -13,6 +17,7 @@
 
 LAB_IPSEC=/tmp/lab-ipsec                 # sockets: not on /run, which each charon replaces
 LAB_CHARON=/usr/lib/ipsec/charon
+LAB_IPSEC_KIT=$LAB_SRC/conf/provider/l2tp-ipsec/swanctl.conf   # the provider's, as shipped
 
 lab_ipsec_modules() {
     [ -x "$LAB_CHARON" ] && command -v swanctl >/dev/null ||
@@ -66,3 +71,17 @@ EOF
 lab_swanctl() { local name=$1 cmd=$2; shift 2; swanctl "$cmd" --uri "unix://$LAB_IPSEC/$name/charon.vici" "$@"; }
 
 lab_charon_down() { lab_stop "charon-$1" 5; }
+
+lab_ipsec_customer_up() {
+    : >"$LAB_RUN/swanctl-empty.conf"
+    lab_charon_up "$1" "$2" "$LAB_RUN/swanctl-empty.conf"
+}
+
+lab_ipsec_secret() {
+    awk -v id="$1" '$1 == "id" && $3 == id { f = 1 } f && $1 == "secret" { gsub(/"/, "", $3); print $3; exit }' "$LAB_IPSEC_KIT"
+}
+
+lab_ipsec_psk_file() {
+    ( umask 077; lab_ipsec_secret "$1" >"$2.new" ) && [ -s "$2.new" ] && mv "$2.new" "$2" ||
+        lab_fail "no pre-shared key for $1 in $LAB_IPSEC_KIT"
+}

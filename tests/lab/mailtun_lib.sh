@@ -228,3 +228,22 @@ mt_check_uplink_only() {
     grep -aq "secret-" "$pcap" && lab_fail "the marker crossed the DSL line in clear"
     lab_log "DSL line: $all packets of '$carrier' ($n of '$data'), nothing else; the marker never in clear"
 }
+
+# mt_ipsec_config <psk-file> [charon-name] — customer1's IPsec lines of [tunnel] for the lab
+# provider, in MT_IPSEC (an array: mt_config "transport = l2tp-ipsec" "${MT_IPSEC[@]}").
+mt_ipsec_config() {
+    MT_IPSEC=("ipsec_socket = unix://$LAB_IPSEC/${2:-customer1}/charon.vici"
+              "ipsec_id = customer1@example.net" "ipsec_remote_id = vpn.example.com" "ipsec_psk_file = $1")
+}
+
+# mt_backoff_gaps <mailtund-log> — no dial before its back-off is over: for each "tunnel
+# failed ... retry_in_ms=W", the next dial comes at least W ms later (log times have
+# milliseconds; 20 ms of slack for rounding). Prints "gap/wait " pairs (ms); false if one is short.
+mt_backoff_gaps() {
+    awk -v slack=20 '
+        function ms(t,  a) { split(t, a, ":"); return ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 }
+        / tunnel failed reason=/ { f = ms($2); w = $0; sub(/.*retry_in_ms=/, "", w); sub(/ .*/, "", w); pending = 1; next }
+        / dial server=/ && pending { g = ms($2) - f; if (g < 0) g += 86400000
+                                     printf "%d/%d ", g, w; if (g + slack < w + 0) bad = 1; pending = 0 }
+        END { exit bad }' "$1"
+}

@@ -20,17 +20,15 @@ set -u
 lab_nat_base_up
 lab_ipsec_modules
 lab_nat_capture_start
-kit=$LAB_SRC/conf/provider/l2tp-ipsec/swanctl.conf
 lab_provider_pptpd_up
 lab_provider_xl2tpd_up
-lab_charon_up $LAB_NS_PROVIDER provider "$kit"
+lab_charon_up $LAB_NS_PROVIDER provider "$LAB_IPSEC_KIT"
 LAB_POSTFIX_RETRY=slow lab_provider_postfix_up
 
-: >"$LAB_RUN/swanctl-empty.conf"
-lab_charon_up $LAB_NS_CUSTOMER customer1 "$LAB_RUN/swanctl-empty.conf"
-( umask 077; awk '$1 == "id" && $3 == "customer1@example.net" { f = 1 } f && $1 == "secret" { gsub(/"/, "", $3); print $3; exit }' "$kit" >"$LAB_RUN/ipsec.psk" )
-mt_config "transport = auto" "connect_timeout = 5s" "ipsec_socket = unix://$LAB_IPSEC/customer1/charon.vici" \
-    "ipsec_id = customer1@example.net" "ipsec_remote_id = vpn.example.com" "ipsec_psk_file = $LAB_RUN/ipsec.psk"
+lab_ipsec_customer_up $LAB_NS_CUSTOMER customer1
+lab_ipsec_psk_file customer1@example.net "$LAB_RUN/ipsec.psk"
+mt_ipsec_config "$LAB_RUN/ipsec.psk"
+mt_config "transport = auto" "connect_timeout = 5s" "${MT_IPSEC[@]}"
 mt_relay_config
 mt_inside_up
 mt_relay_up

@@ -28,7 +28,7 @@ lab_ipsec_modules
 lab_nat_capture_start
 
 # The provider: the kit as shipped, and a UDP echo on 1701 standing in for xl2tpd.
-lab_charon_up $LAB_NS_PROVIDER provider "$LAB_SRC/conf/provider/l2tp-ipsec/swanctl.conf"
+lab_charon_up $LAB_NS_PROVIDER provider "$LAB_IPSEC_KIT"
 lab_spawn $LAB_NS_PROVIDER udp-echo $LAB_PY -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -37,8 +37,6 @@ while True:
     d, a = s.recvfrom(2048)
     s.sendto(b"echo " + d, a)'
 
-kit=$LAB_SRC/conf/provider/l2tp-ipsec/swanctl.conf
-secret_of() { awk -v id="$1" '$1 == "id" && $3 == id { found = 1 } found && $1 == "secret" { gsub(/"/, "", $3); print $3; exit }' "$kit"; }
 
 # customer_conf <id> <l2tp-port> — a customer's swanctl.conf, what mailtund will generate.
 customer_conf() {
@@ -69,7 +67,7 @@ connections {
 secrets {
     ike-mailtun {
         id = $1
-        secret = "$(secret_of "$1")"
+        secret = "$(lab_ipsec_secret "$1")"
     }
 }
 EOF
@@ -78,7 +76,7 @@ EOF
 # up <ns> <name> <id> <port> <n> — charon for one customer, the SA initiated and timed.
 up() {
     local ns=$1 name=$2 id=$3 port=$4 n=$5 t0
-    [ -n "$(secret_of "$id")" ] || lab_fail "no secret for $id in $kit"
+    [ -n "$(lab_ipsec_secret "$id")" ] || lab_fail "no secret for $id in $LAB_IPSEC_KIT"
     customer_conf "$id" "$port" >"$LAB_RUN/swanctl-$name.conf"
     lab_charon_up "$ns" "$name" "$LAB_RUN/swanctl-$name.conf"
     t0=$(lab_now)
@@ -107,11 +105,10 @@ PY
 }
 
 # customer1: an empty charon; ipsec_sa loads everything over VICI.
-: >"$LAB_RUN/swanctl-empty.conf"
-lab_charon_up $LAB_NS_CUSTOMER customer1 "$LAB_RUN/swanctl-empty.conf"
+lab_ipsec_customer_up $LAB_NS_CUSTOMER customer1
 t0=$(lab_now)
 lab_spawn $LAB_NS_CUSTOMER ipsec-tool "$LAB_BUILD/tests/host/ipsec_tool" "unix://$LAB_IPSEC/customer1/charon.vici" \
-    $LAB_PPTP_SERVER 40001 customer1@example.net vpn.example.com "$(secret_of customer1@example.net)"
+    $LAB_PPTP_SERVER 40001 customer1@example.net vpn.example.com "$(lab_ipsec_secret customer1@example.net)"
 TOOL_PID=$LAB_PID
 lab_wait_line 30 "ipsec_sa reporting the SA up" "$LAB_RESULTS/ipsec-tool.out" 'up conn=mailtun'
 lab_result sa_seconds_1 "$(lab_elapsed "$t0")"

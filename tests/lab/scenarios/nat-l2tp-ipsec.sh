@@ -24,10 +24,8 @@ lab_nat_base_up
 lab_ipsec_modules
 lab_nat_capture_start
 
-kit=$LAB_SRC/conf/provider/l2tp-ipsec/swanctl.conf
-lab_charon_up $LAB_NS_PROVIDER provider "$kit"
+lab_charon_up $LAB_NS_PROVIDER provider "$LAB_IPSEC_KIT"
 lab_provider_xl2tpd_up
-secret_of() { awk -v id="$1" '$1 == "id" && $3 == id { f = 1 } f && $1 == "secret" { gsub(/"/, "", $3); print $3; exit }' "$kit"; }
 chap_line() { awk -v u="$1" '!/^[[:space:]]*#/ && $1 == u && NF >= 4' "$LAB_CONF/chap-secrets"; }
 
 FIXED2=$(chap_line customer2 | awk '{ print $4 }')
@@ -38,9 +36,8 @@ DOMAIN2=example.org
 # mail server and mailrelayd on its fixed address; mailtund is started afterwards.
 customer() {
     local n=$1 ns=$2 id=$3 user=$4 fixed=$5 domain=$6 conf=$LAB_RUN/mailtun-$1.conf
-    : >"$LAB_RUN/swanctl-empty.conf"
-    lab_charon_up "$ns" "customer$n" "$LAB_RUN/swanctl-empty.conf"
-    ( umask 077; secret_of "$id" >"$LAB_RUN/ipsec-$n.psk" )
+        lab_ipsec_customer_up "$ns" "customer$n"
+    lab_ipsec_psk_file "$id" "$LAB_RUN/ipsec-$n.psk"
     mkdir -p "/run/mailtun$n"
     cat >"$conf" <<EOF
 [tunnel]

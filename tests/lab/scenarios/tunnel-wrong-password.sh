@@ -107,14 +107,8 @@ done
     lab_fail "the back-off does not grow: retry_in_ms ${retry[*]}"
 lab_log "back-off grows: retry_in_ms ${retry[*]}"
 
-# No dial before the announced wait is over: for each failure, the next dial comes at least
-# retry_in_ms later (log times are milliseconds; 20 ms of slack for rounding).
-gaps=$(awk -v slack=20 '
-    function ms(t,  a) { split(t, a, ":"); return ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 }
-    / tunnel failed reason=/ { f = ms($2); w = $0; sub(/.*retry_in_ms=/, "", w); sub(/ .*/, "", w); pending = 1; next }
-    / dial server=/ && pending { g = ms($2) - f; if (g < 0) g += 86400000
-                                 printf "%d/%d ", g, w; if (g + slack < w + 0) bad = 1; pending = 0 }
-    END { exit bad }' "$log") || lab_fail "a dial came before its back-off was over (gap/wait ms: $gaps)"
+# No dial before the announced wait is over.
+gaps=$(mt_backoff_gaps "$log") || lab_fail "a dial came before its back-off was over (gap/wait ms: $gaps)"
 lab_log "gaps between failure and next dial vs announced wait (ms): $gaps"
 
 # No tight loop: the dials in the window fit the back-off (3 failed, at most one more begun).
