@@ -23,23 +23,13 @@ set -u
 . "$(dirname "$0")/lib/common.sh"
 source "$ROOT/tests/host/lib/postfix_instance.sh"
 
-[ "$(id -u)" = 0 ] || { echo "skip: needs root (Postfix and mailrelayd)"; exit 77; }
-for t in swaks python3 postfix postconf openssl saslpasswd2 base64; do
-    command -v $t >/dev/null || { echo "skip: $t missing (packages: swaks postfix openssl sasl2-bin; run tests/deps.sh)"; exit 77; }
-done
-id postfix >/dev/null 2>&1 && getent group postdrop >/dev/null || { echo "skip: postfix user/postdrop group missing (the postfix package makes them; run tests/deps.sh)"; exit 77; }
+pf_need swaks python3 openssl saslpasswd2 base64
 sasl_plugin() { compgen -G "/usr/lib/*/sasl2/lib$1.so*" >/dev/null || compgen -G "/usr/lib/sasl2/lib$1.so*" >/dev/null; }
 sasl_plugin sasldb || { echo "skip: Cyrus SASL sasldb plugin missing (package libsasl2-modules-db; run tests/deps.sh)"; exit 77; }
 sasl_plugin plain && sasl_plugin login || { echo "skip: Cyrus SASL PLAIN/LOGIN plugins missing (package libsasl2-modules; run tests/deps.sh)"; exit 77; }
 [ -x "$RELAYD" ] && [ -x "$CTL" ] || { echo "mailrelayd/mailtunctl not built in $B"; exit 1; }
 
-make_work outbound-smarthost
-at_exit 'pf_stop "${PF:-}"'
-fail_context() {
-    echo "--- Postfix log (last 20 lines)"; tail -n 20 "$PF/maillog" 2>/dev/null
-    echo "--- mailrelayd log (last 20 lines)"; tail -n 20 "$work/relayd.log" 2>/dev/null
-}
-PF=$work/postfix
+pf_work outbound-smarthost
 PASS='Sm4rt-h0st pass'        # with a blank: the password is the rest of the line
 SUSER=gw@provider.test
 RPID=

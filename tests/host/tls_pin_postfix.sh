@@ -16,21 +16,11 @@ set -u
 KIT=$ROOT/conf/provider/postfix
 source "$ROOT/tests/host/lib/postfix_instance.sh"
 
-[ "$(id -u)" = 0 ] || { echo "skip: needs root (Postfix and mailrelayd)"; exit 77; }
-for t in swaks python3 postfix postconf postmap postqueue openssl; do
-    command -v $t >/dev/null || { echo "skip: $t missing"; exit 77; }
-done
-id postfix >/dev/null 2>&1 && getent group postdrop >/dev/null || { echo "skip: postfix user/postdrop group missing"; exit 77; }
+pf_need swaks python3 postmap postqueue openssl
 id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
 [ -x "$RELAYD" ] && [ -x "$CTL" ] || { echo "mailrelayd/mailtunctl not built in $B"; exit 1; }
 
-make_work tls-pin
-at_exit 'pf_stop "${PF:-}"'
-fail_context() {
-    echo "--- Postfix log (last 25 lines)"; tail -n 25 "$PF/maillog" 2>/dev/null
-    echo "--- mailrelayd log (last 10 lines)"; tail -n 10 "$work/relayd.log" 2>/dev/null
-}
-PF=$work/postfix
+pf_work tls-pin
 RPID=
 count() { grep -c -- "$1" "$PF/maillog" 2>/dev/null; }
 at_least() { [ "$(count "$1")" -ge "$2" ]; }

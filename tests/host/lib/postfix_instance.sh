@@ -4,7 +4,11 @@
 #                                                under DIR, smtpd on 127.0.0.1:SMTPD_PORT,
 #                                                extra main.cf settings as arguments; started
 #   pf_stop DIR                                  stop it and kill what is left of it
-# The caller provides fail, wait_for and port_open. Nothing of the system's Postfix is
+#   pf_need [CMD...]        skip (77, naming what) unless root, postfix, postconf, the CMDs,
+#                           the postfix user and the postdrop group are there
+#   pf_work NAME            make_work NAME; PF=$work/postfix, stopped on exit; a fail_context
+#                           showing the last lines of the Postfix and mailrelayd logs
+# The caller provides fail, wait_for and port_open (common.sh). Nothing of the system's Postfix is
 # touched: no syslog, no /etc/postfix, no system queue. Exits 77 if Postfix cannot run
 # as a private instance here.
 
@@ -77,4 +81,21 @@ pf_stop() {
         pkill -9 -P "$mpid" 2>/dev/null
         kill -9 "$mpid" 2>/dev/null
     fi
+}
+
+pf_need() {
+    need_root "Postfix and mailrelayd"
+    need_cmd postfix postconf "$@"
+    id postfix >/dev/null 2>&1 && getent group postdrop >/dev/null ||
+        skip "postfix user/postdrop group missing (the postfix package makes them; run tests/deps.sh)"
+}
+
+pf_work() {
+    make_work "$1"
+    PF=$work/postfix
+    at_exit 'pf_stop "${PF:-}"'
+    fail_context() {
+        echo "--- Postfix log (last 20 lines)"; tail -n 20 "$PF/maillog" 2>/dev/null
+        echo "--- mailrelayd log (last 20 lines)"; tail -n 20 "$work/relayd.log" 2>/dev/null
+    }
 }
