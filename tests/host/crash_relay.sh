@@ -28,13 +28,10 @@ H=$ROOT/tests/host/peers/hardening.py
 ROUNDS=${ROUNDS:-30}
 BUDGET=${BUDGET:-60}       # seconds of kill rounds at most
 
-[ "$(id -u)" = 0 ] || { echo "skip: needs root (mailrelayd drops to nobody)"; exit 77; }
+need_relayd "mailrelayd drops to nobody"
 # Debian's python3 first: a pyenv shim costs a second a call on a loaded machine
 PY=$(ls /usr/bin/python3 2>/dev/null || command -v python3) || { echo "skip: python3 missing (run tests/deps.sh)"; exit 77; }
-id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
-SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
-[ -n "$SINK" ] || { echo "skip: smtp-sink (postfix) missing (run tests/deps.sh)"; exit 77; }
-[ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
+need_sink
 
 make_work crash-relay
 at_exit 'touch "$work/stop" 2>/dev/null'

@@ -32,11 +32,8 @@ set -u
 H=$ROOT/tests/host/peers/hardening.py
 case $(basename "$B") in *san*) RSS_BOUND_KB=${RSS_BOUND_KB:-65536};; *) RSS_BOUND_KB=${RSS_BOUND_KB:-8192};; esac
 
-[ "$(id -u)" = 0 ] || { echo "skip: needs root (mailrelayd drops to nobody)"; exit 77; }
+need_relayd "mailrelayd drops to nobody" openssl
 PY=$(ls /usr/bin/python3 2>/dev/null || command -v python3) || { echo "skip: python3 missing (run tests/deps.sh)"; exit 77; }
-command -v openssl >/dev/null || { echo "skip: openssl missing (run tests/deps.sh)"; exit 77; }
-id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
-[ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
 
 make_work hostile-clients
 failures=0

@@ -10,11 +10,8 @@
 set -u
 . "$(dirname "$0")/lib/common.sh"
 
-[ "$(id -u)" = 0 ] || { echo "skip: needs root (mailrelayd drops to nobody)"; exit 77; }
-for t in swaks python3; do
-    command -v $t >/dev/null || { echo "skip: $t missing (run tests/deps.sh)"; exit 77; }
-done
-[ -x "$RELAYD" ] && [ -x "$B/ctl/mailtunctl" ] || { echo "mailrelayd/mailtunctl not built in $B"; exit 1; }
+need_relayd "mailrelayd drops to nobody" swaks python3
+[ -x "$CTL" ] || { echo "mailtunctl not built in $B"; exit 1; }
 
 make_work mailtunctl-relay
 ctl() { "$B/ctl/mailtunctl" -c "$work/mailtun.conf" --tunneld-socket "$work/no-mailtund.sock" "$@"; }

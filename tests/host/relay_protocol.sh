@@ -14,15 +14,10 @@
 set -u
 . "$(dirname "$0")/lib/common.sh"
 
-[ "$(id -u)" = 0 ] || { echo "skip: needs root (mailrelayd drops to nobody)"; exit 77; }
-for t in swaks python3 openssl; do
-    command -v $t >/dev/null || { echo "skip: $t missing (run tests/deps.sh)"; exit 77; }
-done
+need_relayd "mailrelayd drops to nobody" swaks python3 openssl
 # The capability, not the command: swaks speaks TLS only with Net::SSLeay (sections 6-11).
 swaks --support 2>&1 | grep -q '^=== TLS supported' ||
     { echo "skip: swaks cannot do TLS: $(swaks --support 2>&1 | grep TLS) (package libnet-ssleay-perl; run tests/deps.sh)"; exit 77; }
-id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
-[ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
 
 make_work relay-protocol
 

@@ -10,13 +10,8 @@
 set -u
 . "$(dirname "$0")/lib/common.sh"
 
-[ "$(id -u)" = 0 ] || { echo "skip: needs root (mailrelayd drops to nobody)"; exit 77; }
-for t in swaks python3; do
-    command -v $t >/dev/null || { echo "skip: $t missing (run tests/deps.sh)"; exit 77; }
-done
-SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
-[ -n "$SINK" ] || { echo "skip: smtp-sink (postfix) missing (run tests/deps.sh)"; exit 77; }
-[ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
+need_relayd "mailrelayd drops to nobody" swaks python3
+need_sink
 
 make_work relay-restart
 queue_empty() { [ "$(queued)" = 0 ]; }

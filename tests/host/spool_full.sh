@@ -14,12 +14,9 @@ set -u
 . "$(dirname "$0")/lib/common.sh"
 H=$ROOT/tests/host/peers/hardening.py
 
-[ "$(id -u)" = 0 ] || { echo "skip: needs root (tmpfs mount)"; exit 77; }
+need_relayd "tmpfs mount"
 PY=$(ls /usr/bin/python3 2>/dev/null || command -v python3) || { echo "skip: python3 missing (run tests/deps.sh)"; exit 77; }
-id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
-SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
-[ -n "$SINK" ] || { echo "skip: smtp-sink (postfix) missing (run tests/deps.sh)"; exit 77; }
-[ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
+need_sink
 
 make_work spool-full
 # the spool is a small tmpfs: unmounted before the work directory goes (a busy one stays, and so

@@ -10,12 +10,8 @@
 set -u
 . "$(dirname "$0")/lib/common.sh"
 
-[ "$(id -u)" = 0 ] || { echo "skip: needs root (mailrelayd makes its key as root, then drops to nobody)"; exit 77; }
-for t in openssl python3 swaks; do
-    command -v $t >/dev/null || { echo "skip: $t missing (run tests/deps.sh)"; exit 77; }
-done
-id nobody >/dev/null 2>&1 || { echo "skip: no user nobody"; exit 77; }
-[ -x "$RELAYD" ] && [ -x "$CTL" ] || { echo "mailrelayd/mailtunctl not built in $B"; exit 1; }
+need_relayd "mailrelayd makes its key as root, then drops to nobody" openssl python3 swaks
+[ -x "$CTL" ] || { echo "mailtunctl not built in $B"; exit 1; }
 
 make_work tls-own
 RPID=

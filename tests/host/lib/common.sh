@@ -8,6 +8,9 @@
 #   skip REASON             exit 77; the reason is the last line, as tests/run.sh wants it
 #   need_root WHY           skip unless root
 #   need_cmd CMD...         skip naming the first command that is missing
+#   need_relayd WHY [CMD...]  a test running mailrelayd: skip unless root (WHY), the user nobody
+#                           (mailrelayd drops to it) and the CMDs; exit 1 if mailrelayd is not built
+#   need_sink               SINK: Postfix's smtp-sink (for sink_start); skip if it is missing
 #   make_work NAME          $work: a new directory /tmp/NAME.XXXXXX, mode 755 (the daemons drop to
 #                           nobody), removed on exit unless KEEP=1
 #   pids+=(PID)             killed (SIGKILL) on exit
@@ -44,6 +47,17 @@ need_root() { [ "$(id -u)" = 0 ] || skip "needs root ($*)"; }
 need_cmd() {
     local c
     for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip "$c missing (run tests/deps.sh)"; done
+}
+
+need_relayd() {
+    need_root "$1"; shift
+    need_cmd "$@"
+    id nobody >/dev/null 2>&1 || skip "no user nobody (mailrelayd drops to it)"
+    [ -x "$RELAYD" ] || { echo "mailrelayd not built in $B"; exit 1; }
+}
+need_sink() {
+    SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
+    [ -n "$SINK" ] || skip "smtp-sink (postfix) missing (run tests/deps.sh)"
 }
 
 pids=()
