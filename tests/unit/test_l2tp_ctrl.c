@@ -656,6 +656,36 @@ static void test_hello_keepalive(void **state)
 	assert_int_equal(l2tp_ctrl_next_deadline(&C), NOW + 60000);
 }
 
+/* Only what shows the LNS in step counts as a sign of life: a stream of ZLBs acknowledging
+ * nothing we sent or nothing new, duplicates and messages from the future (a restarted or
+ * confused LNS, or anyone who learned our tunnel id) must neither postpone HELLO nor keep the
+ * tunnel "alive". */
+static void test_junk_is_no_sign_of_life(void **state)
+{
+	uint64_t up;
+	setup_ctrl(0);
+	bring_up();
+	up = NOW;
+	for (int i = 1; i <= 11; i++) {
+		NOW = up + (uint64_t)i * 5000;
+		lns_msg(L2TP_ZLB, 0);
+		lns_send_raw(LNS_NS, (uint16_t)(LNS_NR + 50));      /* acks 50 messages never sent */
+		lns_send_raw(LNS_NS, LNS_NR);                       /* acks nothing new */
+		lns_msg(L2TP_HELLO, 0);
+		lns_send_raw((uint16_t)(LNS_NS + 100), LNS_NR);     /* from the future */
+		lns_send_raw((uint16_t)(LNS_NS - 1), LNS_NR);       /* a duplicate (re-acked) */
+		drain();
+	}
+	assert_int_equal(C.last_rx_ms, up);
+	assert_int_equal(l2tp_ctrl_next_deadline(&C), up + 60000);
+	NOW = up + 60000;
+	l2tp_ctrl_tick(&C, NOW);
+	expect_out(L2TP_HELLO);
+	send_zlb();                                 /* a real ack is one */
+	assert_int_equal(C.last_rx_ms, NOW);
+	assert_false(C.hello_outstanding);
+}
+
 static void test_hello_unanswered_kills(void **state)
 {
 	uint64_t t;
@@ -844,6 +874,7 @@ int main(void)
 		cmocka_unit_test(test_window_bounds_in_flight),
 		cmocka_unit_test(test_sequence_wraps),
 		cmocka_unit_test(test_hello_keepalive),
+		cmocka_unit_test(test_junk_is_no_sign_of_life),
 		cmocka_unit_test(test_hello_unanswered_kills),
 		cmocka_unit_test(test_hello_unanswered_gives_up_in_time),
 		cmocka_unit_test(test_give_up_counts_from_first_send),

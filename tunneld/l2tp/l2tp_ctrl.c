@@ -464,6 +464,8 @@ void l2tp_ctrl_input(struct l2tp_ctrl *c, const void *buf, size_t len, uint64_t 
 	struct l2tp_secret secret = { c->cfg.secret, c->cfg.secret_len };
 	char why[L2TP_REASON_LEN];
 	enum l2tp_decode_status st;
+	enum l2tp_rel_rx rx;
+	uint16_t una;
 
 	if (c->tunnel == L2TP_TUN_IDLE || c->tunnel == L2TP_TUN_CLOSED)
 		return;
@@ -482,8 +484,15 @@ void l2tp_ctrl_input(struct l2tp_ctrl *c, const void *buf, size_t len, uint64_t 
 		log_debug("l2tp dropped %s", c->last_drop);
 		return;
 	}
-	c->last_rx_ms = now_ms;
-	switch (l2tp_rel_receive(&c->rel, &c->msg.hdr, now_ms)) {
+	una = c->rel.una;
+	rx = l2tp_rel_receive(&c->rel, &c->msg.hdr, now_ms);
+	/* A sign of life (HELLO's silence timer, control_alive) is only what shows the LNS in
+	 * step: its next message, or an ack of something we sent that was not acked yet.
+	 * Duplicates, Ns from the future and acks of nothing new are what a restarted or
+	 * confused LNS can send forever. */
+	if (rx == L2TP_RX_NEW || c->rel.una != una)
+		c->last_rx_ms = now_ms;
+	switch (rx) {
 	case L2TP_RX_NEW:
 		if (c->tunnel != L2TP_TUN_STOPPING || c->msg.type == L2TP_STOPCCN)
 			on_message(c, st, why);

@@ -113,7 +113,7 @@ struct l2tp_ctrl {
 	bool call_up;              /* established and not yet reported cleared */
 	uint64_t now_ms;
 	uint64_t deadline_ms;      /* setup timeout of the current wait, 0: none */
-	uint64_t last_rx_ms;       /* last message (not ZLB) from the LNS */
+	uint64_t last_rx_ms;       /* last in-sequence message, or ack of news, from the LNS */
 	bool hello_outstanding;
 	uint16_t hello_ns;
 	char peer_host[L2TP_NAME_MAX + 1];
