@@ -34,6 +34,8 @@ the way to PPP up. With --control FIFO it takes one command a line, acting on th
   garbage       2000 datagrams: random, lying lengths, broken and hidden AVPs, wrong tunnels
   silent        no answer to anything for this tunnel any more (its pppd keeps running: only
                 control is dead); the next SCCRQ is answered again
+  silent junk   the same, but every 0.5 s ZLBs acking nothing or nothing new, a HELLO from
+                the future and a replayed one, as a confused LNS might send forever
   reset         a crash and restart: pppd killed, the tunnel forgotten; what the LAC still
                 sends to the old tunnel is answered with a storm of 50 ZLBs (Ns 0, Nr 0);
                 the next tunnel gets a new id
@@ -117,6 +119,8 @@ def main():
     peer_tid = peer_sid = 0
     mode, *queue = a.mode.split(",")    # one mode per tunnel, the last one stays
     quiet = False   # "silent": this tunnel gets no answer any more
+    zombie = False  # "silent junk": ... but a stream of what only looks like life
+    znr = 0
     ts = s          # the socket of the current tunnel (connected to the LAC with --pppd)
     lac = None      # the LAC's address
     call = None     # lns_kernel.KernelCall
@@ -166,7 +170,7 @@ def main():
             ts.sendto(d, lac)
 
     def command(line):
-        nonlocal mode, ns, ts, call, lac, quiet
+        nonlocal mode, ns, ts, call, lac, quiet, zombie, znr
         w = line.split()
         if not w:
             return
@@ -198,6 +202,8 @@ def main():
             garbage(2000)
         elif w[0] == "silent":
             quiet = True
+            zombie = w[1:] == ["junk"]
+            znr = nr            # what it acknowledged last: its junk never acks more
         elif w[0] == "reset":
             end_call(signal.SIGKILL)
             forgotten.add(lac)
@@ -212,7 +218,13 @@ def main():
 
     while True:
         rd = [s] + ([ts] if ts is not s else []) + ([ctl] if ctl is not None else [])
-        ready, _, _ = select.select(rd, [], [])
+        ready, _, _ = select.select(rd, [], [], 0.5 if zombie else None)
+        if not ready:                                   # a zombie's heartbeat: never in step
+            ts.sendto(msg(peer_tid, 0, ns, (znr + 50) & 0xffff, []), lac)
+            ts.sendto(msg(peer_tid, 0, ns, znr, []), lac)
+            ts.sendto(msg(peer_tid, 0, (ns + 100) & 0xffff, znr, [u16(0, 6)]), lac)
+            ts.sendto(msg(peer_tid, 0, (ns - 1) & 0xffff, znr, [u16(0, 6)]), lac)
+            continue
         if ctl is not None and ctl in ready:
             pending += os.read(ctl, 4096)
             while b"\n" in pending:
@@ -241,7 +253,7 @@ def main():
         if mtype != 0 and mns == nr:
             nr = (nr + 1) & 0xffff
         if mtype == 1:
-            quiet = False
+            quiet = zombie = False
             if tunnels > 0 and queue:
                 mode = queue.pop(0)
         if mode == "silent" or quiet:
