@@ -93,6 +93,12 @@ section=$(mktemp)
     else
         echo "| L2TP/IPsec behind the carrier NAT (second column: Debian's strongSwan + xl2tpd LAC): new DSL address while up -> reachable, median (s) | **$li_reach** | **$sw_reach** |"
         echo "| each run (s) | $(results_each "$ipsec_results/timing.txt" mailtun_recovery) | $(results_each "$ipsec_results/timing.txt" swanctl_recovery) |"
+        steps=''
+        for st in dial:dial ipsec:SA l2tp:L2TP ppp_auth:"PPP auth" ppp_ip:IPCP provider:"the provider's side (its replace-session hook's 1 s echo)"; do
+            steps+="${st#*:} $(results_each "$ipsec_results/timing.txt" "mailtun_phase_${st%%:*}" | tr ' ' '\n' |
+                sort -n | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : "?") }'), "
+        done
+        echo "| the same in steps, median of each (s) | ${steps%, } | |"
     fi
     echo
     verdict=$(awk -v m="$mt_reach" 'BEGIN { print (m < 3) ? "met" : "not met" }')
@@ -131,6 +137,14 @@ section=$(mktemp)
     echo "  and pppd re-dialled after holdoff, its pppd already running when the call came. The median hides that tail: look"
     echo "  at each run. With Debian's default holdoff (30 s) add up to 25 s. It has no ETRN client: mail the provider held"
     echo "  waits for the provider's next retry (an hour here)."
+    if [ "$ipsec_rc" != 77 ]; then
+        echo "- L2TP/IPsec (its step row): the SA itself is about a tenth of a second (charon over VICI, IKE_SA_INIT and"
+        echo "  IKE_AUTH, the SA into the kernel; mailtund does not wait for the old SA's terminate). The largest step is the"
+        echo "  provider's, as over PPTP: its replace-session hook gives the old session 1 s to answer an echo, and it cannot"
+        echo "  (the provider's charon dropped its SA when the new one authenticated, \`unique = replace\`). Debian's charon"
+        echo "  re-establishes its SA by itself after the new address, but xl2tpd's new call got no LCP answer within 45 s"
+        echo "  (tunnel-l2tp-ipsec section)."
+    fi
     echo "- Single runs vary by seconds (UML timing; the host was shared and its load changed during the run)."
     echo
     echo "Raw values: $timing (key=value), logs in $results/."

@@ -3,7 +3,8 @@
 # l2tp-ipsec) against Debian's strongSwan (swanctl, transport-mode SA for UDP 1701) + xl2tpd as
 # LAC + pppd, both behind the lab's carrier NAT against the provider kits as shipped, in one lab
 # run (bench/lab/l2tp-ipsec-bench.sh). Set-up, throughput (MPPE-128 inside ESP), recovery after
-# a new DSL address. Writes the "## tunnel-l2tp-ipsec" section of bench/RESULTS.md and prints:
+# a new DSL address, the latter in steps. Writes the "## tunnel-l2tp-ipsec" section of
+# bench/RESULTS.md (bench/l2tp_ipsec_notes.md is its hand-written reading) and prints:
 #   tunnel-l2tp-ipsec: setup X s (strongSwan+xl2tpd Y s), throughput ratio Z, recovery R s (strongSwan+xl2tpd Q)
 # Exit: 0 every goal met, 77 skipped, else failed (goals "not met" fail after RESULTS.md is written).
 set -u
@@ -63,8 +64,7 @@ section=$(mktemp)
                 "ipsec:ipsec dial -> SA up (VICI, IKE_SA_INIT, IKE_AUTH, SA in the kernel)" \
                 "l2tp:SA up -> call handed to pppd (L2TP tunnel and session)" \
                 "ppp_auth:-> ppp authenticated (LCP, MS-CHAPv2)" "ppp_ip:-> ip-up with the fixed address (CCP, IPCP, hooks)" \
-                "provider:-> the provider's ip-up (its replace-session hook, 1 s echo to the old session)" \
-                "probe:-> the provider's connect greeted"; do
+                "provider:-> the provider's connect greeted (its IPCP, its replace-session hook: 1 s echo to the old session)"; do
         echo "| &nbsp; ${step#*:} | $(each "mailtun_phase_${step%%:*}") | |"
     done
     echo "| kernel L2TP data path | yes (l2tp_ppp) | $lac_kernel (xl2tpd's log: \"Using l2tp kernel support\") |"
@@ -73,6 +73,7 @@ section=$(mktemp)
     echo "strongSwan + xl2tpd's (both data paths are the kernel's, ratio **$ratio**): **$tput_ok**. \"none\" = not reachable"
     echo "within 45 s."
     echo
+    [ -f bench/l2tp_ipsec_notes.md ] && { cat bench/l2tp_ipsec_notes.md; echo; }
     echo "Raw values: $timing (key=value), logs in $results/ (charon-customer1.log with milliseconds)."
 } >"$section"
 results_replace_section tunnel-l2tp-ipsec "$section" bench/RESULTS.md
