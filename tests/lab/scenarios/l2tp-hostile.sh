@@ -45,7 +45,8 @@ MT_LOG=$LAB_RESULTS/mailtund.out
 count() {
     local n=0 line; local -a lines
     [ -r "$1" ] && mapfile -t lines <"$1"
-    for line in "${lines[@]}"; do [[ $line == $2 ]] && n=$((n + 1)); done   # shellcheck disable=SC2053
+    # shellcheck disable=SC2053  # $2 is a glob on purpose
+    for line in "${lines[@]}"; do [[ $line == $2 ]] && n=$((n + 1)); done
     echo $n
 }
 # wait_more <timeout> <what> <file> <glob> <n> — until more than n lines match
