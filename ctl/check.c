@@ -142,15 +142,20 @@ static void check_tunnel(const struct tunnel_conf *t)
     }
     if (t->pppd_options && access(t->pppd_options, R_OK) != 0)
         bad(t->pppd_options, strerror(errno), "create it or remove [tunnel] pppd_options");
-    /* The data path of the configured transport: GRE for PPTP, l2tp_ppp for L2TP. */
-    int l2tp = t->transport && strncmp(t->transport, "l2tp", 4) == 0;     /* l2tp, l2tp-ipsec */
-    const char *const pptp_mods[] = { "ppp_generic", "pptp", "ppp_mppe", NULL };
-    const char *const l2tp_mods[] = { "ppp_generic", "l2tp_core", "l2tp_ppp", "ppp_mppe", NULL };
-    snprintf(msg, sizeof(msg), "transport %s", l2tp ? "l2tp" : "pptp");
+    /* The data path of the configured transport: GRE for PPTP, l2tp_ppp for L2TP; auto dials
+     * PPTP and may go over to L2TP/IPsec, so it needs both. */
+    int is_auto = t->transport && strcmp(t->transport, "auto") == 0;
+    int l2tp = is_auto || (t->transport && strncmp(t->transport, "l2tp", 4) == 0);
+    int pptp = is_auto || !l2tp;
+    const char *const mods[] = { "ppp_generic", pptp ? "pptp" : "", l2tp ? "l2tp_core" : "",
+                                 l2tp ? "l2tp_ppp" : "", "ppp_mppe" };
+    snprintf(msg, sizeof(msg), "transport %s", is_auto ? "auto (pptp, then l2tp-ipsec)" : l2tp ? "l2tp" : "pptp");
     ok(msg);
-    for (const char *const *m = l2tp ? l2tp_mods : pptp_mods; *m; m++) {
-        snprintf(msg, sizeof(msg), "kernel module %s", *m);
-        if (module_available(*m))
+    for (size_t i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
+        if (!mods[i][0])
+            continue;
+        snprintf(msg, sizeof(msg), "kernel module %s", mods[i]);
+        if (module_available(mods[i]))
             ok(msg);
         else
             bad(msg, "not available for the running kernel",

@@ -127,6 +127,13 @@ if [ "$(id -u)" = 0 ]; then
     [ "$rc" = 1 ] && grep -q "^FAIL  IPsec credentials: ipsec_psk_file $work/ipsec.psk must be a regular file owned by root, mode 600" <<<"$out" ||
         fail "l2tp-ipsec: a key file others can read is not named: exit $rc: $out"
     ok "transport = l2tp-ipsec: $(grep -m1 '^FAIL  IPsec credentials' <<<"$out" | cut -c1-110)..."
+    # auto dials PPTP and may go over to L2TP/IPsec: both data paths' modules
+    chmod 600 "$work/ipsec.psk"
+    sed 's/^transport = l2tp-ipsec$/transport = auto/' "$work/ipsec.conf" >"$work/auto.conf"
+    run -c "$work/auto.conf" check
+    grep -q "transport auto" <<<"$out" && grep -q "kernel module pptp" <<<"$out" &&
+        grep -q "kernel module l2tp_ppp" <<<"$out" || fail "transport = auto: not both transports' modules: $out"
+    ok "transport = auto: $(grep -m1 'transport auto' <<<"$out"); pptp and l2tp_ppp checked"
 else
     echo "note: not root: the IPsec key file's ownership check not exercised"
 fi
