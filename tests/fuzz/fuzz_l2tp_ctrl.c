@@ -3,7 +3,9 @@
  * tunnel and session state machines and reliable delivery, driven by a fuzzed LNS.
  *
  * Input: byte 0 picks the start (bit 0: with a tunnel secret; bit 1: after a scripted good
- * handshake, call up); the rest is a script of operations:
+ * handshake, call up; bit 2: configured as mailtund does, ICCN waiting for the data path
+ * (attach_wait_ms) and a time limit on unacknowledged messages (give_up_ms)); the rest is a
+ * script of operations:
  *   0x00..0xbf  one raw datagram of that many octets (fewer if the input ends)
  *   0xc0..0xcf  one datagram in a right envelope: our tunnel id, the next octet is the AVP
  *               length to take; bit 0 our session id, bit 1 a stale Ns (else the expected
@@ -12,7 +14,8 @@
  *               requires, values from the next 8 octets; the last one's low bits pick the
  *               envelope as above
  *   0xf0..0xf7  timer tick, advancing the clock by 0.1 s .. 120 s
- *   0xf8 shutdown   0xf9 drain all output   0xfa drain one datagram   0xfb socket lost
+ *   0xf8 shutdown   0xf9 drain all output   0xfa drain one datagram (bit 2: our data path
+ *   attached)   0xfb socket lost
  *   0xfc..0xff  the rest of the input as one raw datagram
  * Invariants (trap on violation): every datagram we send decodes as a control message with
  * our peer's tunnel id (or 0 before we knew it); output and queues stay bounded; "established" at most once, "cleared"
@@ -95,7 +98,7 @@ static void feed_msg(uint8_t op, uint64_t now)
 		l2tp_ctrl_input(&c, buf, n, now);
 }
 
-static void handshake(uint64_t now, int with_secret)
+static void handshake(uint64_t now, int with_secret, int attach_wait)
 {
 	struct l2tp_secret s = { c.cfg.secret, c.cfg.secret_len };
 	memset(&in, 0, offsetof(struct l2tp_msg, arena));
@@ -115,6 +118,10 @@ static void handshake(uint64_t now, int with_secret)
 	in.present = l2tp_required_avps(L2TP_ICRP);
 	in.session_id = 0x3333;
 	feed_msg(1, now);
+	if (attach_wait) {
+		CHECK(l2tp_ctrl_session_state(&c) == L2TP_SES_WAIT_ATTACH);
+		l2tp_ctrl_attached(&c, now);
+	}
 	CHECK(l2tp_ctrl_session_state(&c) == L2TP_SES_ESTABLISHED);
 	drain_all();
 }
@@ -146,11 +153,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.secret_len = 6;
 		memset(cfg.challenge, 0x42, sizeof(cfg.challenge));
 	}
+	if (mode & 4) {                 /* l2tp_transport.c's settings */
+		cfg.attach_wait_ms = 3000;
+		cfg.hello_interval_ms = 10000;
+		cfg.rel.give_up_ms = 10000;
+	}
 	l2tp_ctrl_init(&c, &cfg, &h);
 	l2tp_ctrl_start(&c, now);
 	drain_all();
 	if (mode & 2)
-		handshake(now, mode & 1);
+		handshake(now, mode & 1, mode & 4);
 
 	while (size > 0) {
 		uint8_t op = *data++;
@@ -208,6 +220,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			l2tp_ctrl_shutdown(&c, "fuzz shutdown", now);
 		} else if (op == 0xf9) {
 			drain_all();
+		} else if (op == 0xfa && (mode & 4)) {
+			l2tp_ctrl_attached(&c, now);
 		} else if (op == 0xfa) {
 			drain_one();
 		} else {
