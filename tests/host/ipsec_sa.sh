@@ -127,7 +127,7 @@ tool tool4 40004 customer1@example.net vpn.example.com "$PSK"
 if [ $esp = 1 ]; then
     wait_for 20 "the SA up again" said tool4 "^up conn=mailtun"
 else
-    wait_for 25 "the IKE_SA up (its CHILD_SA refused)" eval 'sw customer --list-sas 2>&1 | grep -q "mailtun: #[0-9]*, ESTABLISHED"'
+    wait_for 25 "the IKE_SA up (its CHILD_SA refused)" eval 'sw customer --list-sas 2>&1 | grep -q "mailtun-40004: #[0-9]*, ESTABLISHED"'
 fi
 kill -TERM $TPID; wait $TPID 2>/dev/null
 said tool4 "^exit" || fail "ipsec_tool did not exit after SIGTERM"

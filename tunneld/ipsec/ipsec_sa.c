@@ -8,6 +8,11 @@
  * control-log events, kept by ipsec_diag for the reason if it fails. After "up", the events decide: a child-updown or
  * ike-updown for our connection without "up" means the SA is gone.
  *
+ * Each SA is its own connection in charon, "<conn_name>-<local_port>": a dial right after a stop
+ * (a new uplink address) does not wait for the old SA's terminate and unload-conn, which may
+ * reach charon after the new load-conn and initiate, so they must not name the new connection.
+ * The key (load-shared, id conn_name) is one per daemon and replaced at each dial.
+ *
  * A stopped SA lives on until charon has answered its terminate and unload-conn: it is on the
  * "stopping" list, which ipsec_sa_wait_stops lets a daemon on its way out wait for (a request
  * whose client has gone may be dropped by charon, leaving the connection loaded).
@@ -36,7 +41,8 @@ struct ipsec_sa {
     bool reaping;
     struct ipsec_sa_events ev;
     enum sa_state state;
-    char name[64];
+    char name[64];                   /* ours, in the log: conn_name */
+    char charon_name[80];            /* the connection and IKE_SA in charon */
     unsigned answers_left;           /* STOPPING: terminate + unload-conn */
     struct ipsec_diag diag;          /* charon's log of the set-up */
     char refused[IPSEC_REASON_LEN];  /* STOPPING: what charon said to a stop request, if not yes */
@@ -156,8 +162,8 @@ static void on_event(void *arg, const char *name, const uint8_t *msg, size_t len
         }
         return;
     }
-    if (!vici_first_section(msg, len, ike, sizeof(ike)) || strcmp(ike, sa->name) != 0)
-        return;                      /* another connection of the same charon */
+    if (!vici_first_section(msg, len, ike, sizeof(ike)) || strcmp(ike, sa->charon_name) != 0)
+        return;                      /* another connection of the same charon (or our previous SA) */
     if (strcmp(name, "child-rekey") == 0) {
         log_info("ipsec rekeyed conn=%s", sa->name);
         return;
@@ -228,6 +234,7 @@ struct ipsec_sa *ipsec_sa_start(struct event_base *base, const struct ipsec_para
 {
     struct vici_conn_events cev = { on_event, on_closed, NULL };
     struct vici_builder b = { 0 };
+    struct ipsec_params in_charon;
     struct ipsec_sa *sa;
     char server[INET_ADDRSTRLEN];
     static const char *const events[] = { "ike-updown", "child-updown", "child-rekey", "control-log" };
@@ -255,6 +262,9 @@ struct ipsec_sa *ipsec_sa_start(struct event_base *base, const struct ipsec_para
     sa->ev = *ev;
     ipsec_diag_init(&sa->diag, certs);
     snprintf(sa->name, sizeof(sa->name), "%s", p->conn_name);
+    snprintf(sa->charon_name, sizeof(sa->charon_name), "%s-%u", p->conn_name, (unsigned)p->local_port);
+    in_charon = *p;
+    in_charon.conn_name = sa->charon_name;
     cev.arg = sa;
     sa->conn = vici_conn_open(base, p->vici_socket, &cev, err, errlen);
     if (!sa->conn) {
@@ -272,9 +282,9 @@ struct ipsec_sa *ipsec_sa_start(struct event_base *base, const struct ipsec_para
     else
         ipsec_req_load_shared(&b, p);
     r = r ? r : send_req(sa, &b, on_step);
-    ipsec_req_load_conn(&b, p);
+    ipsec_req_load_conn(&b, &in_charon);
     r = r ? r : send_req(sa, &b, on_step);
-    ipsec_req_initiate(&b, p);
+    ipsec_req_initiate(&b, &in_charon);
     r = r ? r : send_req(sa, &b, on_initiated);
     if (b.data)
         explicit_bzero(b.data, b.cap);       /* the last secret in it: the key's request */
@@ -284,9 +294,9 @@ struct ipsec_sa *ipsec_sa_start(struct event_base *base, const struct ipsec_para
         sa_free(sa);
         return NULL;
     }
-    log_info("ipsec dial conn=%s server=%s ike=v%d auth=%s local_port=%u id=%s", sa->name, server,
-             p->ike_version == 1 ? 1 : 2, certs ? "certificate" : "psk", (unsigned)p->local_port,
-             p->local_id && *p->local_id ? p->local_id : "(the certificate's subject)");
+    log_info("ipsec dial conn=%s server=%s ike=v%d auth=%s local_port=%u id=%s charon_conn=%s", sa->name,
+             server, p->ike_version == 1 ? 1 : 2, certs ? "certificate" : "psk", (unsigned)p->local_port,
+             p->local_id && *p->local_id ? p->local_id : "(the certificate's subject)", sa->charon_name);
     return sa;
 }
 
@@ -323,12 +333,12 @@ void ipsec_sa_stop(struct ipsec_sa *sa)
     evtimer_del(sa->report);
     sa->state = SA_STOPPING;
     vici_begin(&b, VICI_CMD_REQUEST, "terminate");
-    vici_kv(&b, "ike", sa->name);
+    vici_kv(&b, "ike", sa->charon_name);
     vici_kv(&b, "force", "yes");
     vici_kv(&b, "timeout", "-1");
     r = send_req(sa, &b, on_stop_answer);
     vici_begin(&b, VICI_CMD_REQUEST, "unload-conn");
-    vici_kv(&b, "name", sa->name);
+    vici_kv(&b, "name", sa->charon_name);
     r = r ? r : send_req(sa, &b, on_stop_answer);
     vici_builder_free(&b);
     sa->answers_left = 2;

@@ -28,7 +28,7 @@ struct ipsec_sa;
 
 struct ipsec_params {
     const char *vici_socket;       /* "unix:///var/run/charon.vici" */
-    const char *conn_name;         /* the connection's name in charon, e.g. "mailtun" */
+    const char *conn_name;         /* ours, e.g. "mailtun"; charon's: "<conn_name>-<local_port>" */
     struct in_addr server;
     uint16_t local_port;           /* the L2TP source port the SA covers */
     int ike_version;               /* 2 (default) or 1 */
