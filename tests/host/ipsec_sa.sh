@@ -204,7 +204,7 @@ GROUP=$(awk '$1 == "id" && $3 == "203.0.113.1" { f = 1 } f && $1 == "secret" { g
 [ -n "$GROUP" ] || fail "no IKEv1 group key in swanctl-ikev1.conf"
 tool tool8 40008 customer1@example.net 203.0.113.1 "$GROUP" 1
 authenticated tool8
-grep -q "IKE_SA mailtun\[[0-9]*\] established .*customer1@example.net.*203.0.113.1" "$work/charon-customer.log" &&
+grep -q "IKE_SA mailtun-40008\[[0-9]*\] established .*customer1@example.net.*203.0.113.1" "$work/charon-customer.log" &&
     grep -q "selected peer config \"mailtun-l2tp-ikev1\"" "$work/charon-provider.log" ||
     fail "8. no IKEv1 main mode SA on mailtun-l2tp-ikev1: $(grep -i 'main mode\|ikev1' "$work/charon-customer.log" | tail -n 3)"
 ok "8. IKEv1 main mode with the group key: IKE_SA established on mailtun-l2tp-ikev1"
