@@ -41,6 +41,15 @@ static void test_causes(void **state)
     static const char *const silent[] = {
         "retransmit 1 of request with message ID 0", "retransmit 2 of request with message ID 0",
         "giving up after 4 retransmits", NULL };
+    /* IKEv1 quick mode, our kernel without the cipher: our own N(NO_PROP) after it is no cause */
+    static const char *const v1_kernel[] = {
+        "parsed QUICK_MODE response 974068442 [ HASH SA No KE ID ID ]",
+        "selected proposal: ESP:AES_GCM_16_256/CURVE_25519/NO_EXT_SEQ",
+        "unable to install inbound and outbound IPsec SA (SAD) in kernel",
+        "generating INFORMATIONAL_V1 request 2000167152 [ HASH N(NO_PROP) ]", NULL };
+    /* the provider's IKEv1 refusal, parsed from its packet: no common proposal */
+    static const char *const v1_refused[] = {
+        "parsed INFORMATIONAL_V1 request 3264195430 [ HASH N(NO_PROP) ]", NULL };
     static const char *const nothing[] = { "initiating IKE_SA mailtun[1] to 203.0.113.1", NULL };
     /* a certificate checked without a CRL, then the kernel refusing the SA: the latter */
     static const char *const benign_then_child[] = {
@@ -65,6 +74,12 @@ static void test_causes(void **state)
     assert_non_null(strstr(r, "no answer from the provider's IKE"));
     reason_of(true, benign_then_child, r, sizeof(r));
     assert_non_null(strstr(r, "IKE is up but the provider refused the SA for L2TP"));
+    reason_of(false, v1_kernel, r, sizeof(r));
+    assert_non_null(strstr(r, "the kernel refused the SA"));
+    reason_of(false, v1_kernel + 3, r, sizeof(r));
+    assert_non_null(strstr(r, "our side found no acceptable proposal"));
+    reason_of(false, v1_refused, r, sizeof(r));
+    assert_non_null(strstr(r, "no common proposal with the provider"));
     reason_of(false, nothing, r, sizeof(r));
     assert_string_equal(r, "");
 }
