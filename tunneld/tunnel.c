@@ -8,6 +8,7 @@
  */
 #include "tunnel.h"
 #include "ctl_server.h"
+#include "auto_memory.h"
 #include "log.h"
 #include "metrics.h"
 #include "pppd_child.h"
@@ -43,6 +44,7 @@ struct tunnel {
     const struct transport_ops *tp;     /* pptp, l2tp, l2tp-ipsec: the supervisor knows no more */
     int auto_mode;                      /* transport = auto: tp may change between dials */
     char auto_why[160];                 /* why auto uses tp now */
+    const struct transport_ops *auto_saved; /* what <state_dir>/auto-transport holds */
     struct transport *conn;             /* this dial's control connection */
     struct transport_call call;
     int call_up;
@@ -194,6 +196,43 @@ static long backoff_ms(struct tunnel *t)
         r = (uint32_t)rand();
     /* +-25 % so many gateways of one provider do not re-dial in lock step */
     return ms - ms / 4 + (long)(r % (uint32_t)(ms / 2 + 1));
+}
+
+/* transport = auto starts with the transport that last brought the link up (auto_memory.h),
+ * PPTP when there is none. */
+static void auto_start(struct tunnel *t)
+{
+    char name[32], err[4200];
+    int r = auto_memory_load(t->conf->state_dir, name, sizeof(name), err, sizeof(err));
+
+    t->auto_mode = 1;
+    t->tp = &pptp_transport;
+    snprintf(t->auto_why, sizeof(t->auto_why), "PPTP first");
+    if (r < 0)
+        log_warnx("transport auto: %s", err);
+    if (r <= 0)
+        return;
+    t->tp = transport_find(name);
+    t->auto_saved = t->tp;
+    if (t->tp == &l2tp_ipsec_transport) {
+        snprintf(t->auto_why, sizeof(t->auto_why), "L2TP/IPsec worked last");
+        log_notice("transport auto: starting with l2tp-ipsec, it brought the link up last (%s/%s)",
+                   t->conf->state_dir, AUTO_MEMORY_FILE);
+    }
+}
+
+/* The link is up: remember the transport for the next start (only when it changed). */
+static void auto_remember(struct tunnel *t)
+{
+    char err[4200];
+
+    if (!t->auto_mode || t->auto_saved == t->tp)
+        return;
+    if (auto_memory_save(t->conf->state_dir, t->tp->name, err, sizeof(err)) < 0) {
+        log_warnx("transport auto: cannot remember %s: %s", t->tp->name, err);
+        return;
+    }
+    t->auto_saved = t->tp;
 }
 
 /* transport = auto on L2TP/IPsec that keeps failing: maybe GRE crosses again (another line). */
@@ -592,11 +631,9 @@ struct tunnel *tunnel_new(struct event_base *base, const struct tunnel_conf *con
     t->done = done;
     t->done_arg = done_arg;
     t->state = TUNNEL_WAIT_UPLINK;
-    if (conf->transport && strcmp(conf->transport, "auto") == 0) {
-        t->auto_mode = 1;
-        t->tp = &pptp_transport;
-        snprintf(t->auto_why, sizeof(t->auto_why), "PPTP first");
-    } else if (!(t->tp = transport_find(conf->transport))) {
+    if (conf->transport && strcmp(conf->transport, "auto") == 0)
+        auto_start(t);
+    else if (!(t->tp = transport_find(conf->transport))) {
         snprintf(err, errlen, "[tunnel] transport '%s' is not known (pptp, l2tp, l2tp-ipsec or auto)",
                  conf->transport);
         free(t);
@@ -808,6 +845,7 @@ static void plugin_ip_up(struct tunnel *t, const struct ipc_msg *m)
     t->up_since = time(NULL);
     t->last_error[0] = '\0';
     set_state(t, TUNNEL_UP, "ip-up with the fixed address");
+    auto_remember(t);
     log_notice("link up ifname=%s local=%s peer=%s mtu=%u", t->ifname, ntoa(local, a),
                ntoa(t->peer, b), mtu);
     if (tunnel_link_event(t, &ev))
