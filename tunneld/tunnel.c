@@ -212,6 +212,8 @@ static void auto_start(struct tunnel *t)
         log_warnx("transport auto: %s", err);
     if (r <= 0)
         return;
+    if (!transport_find(name))
+        return;
     t->tp = transport_find(name);
     t->auto_saved = t->tp;
     if (t->tp == &l2tp_ipsec_transport) {
