@@ -13,7 +13,10 @@
 #     another CA -> "down" says the provider's certificate is not issued by ipsec_ca;
 #     our certificate from a CA the provider does not trust -> "the provider refused our certificate";
 #  7. the right CA: both ends authenticate with certificates (IKE up; the SA as in 1);
-#  8. IKEv1 with the kit's group key (swanctl-ikev1.conf): main mode authenticates (the SA as in 1).
+#  8. IKEv1 with the kit's group key (swanctl-ikev1.conf): main mode authenticates (the SA as in 1);
+#  9. IKEv1 with certificates (as Windows' L2TP/IPsec with a machine certificate): a provider
+#     connection of this test's (version 1, pubkey both ends) next to the kit's group-key one;
+#     main mode authenticates with ECDSA both ways (the SA as in 1).
 # A kernel without ESP's AES-GCM (this project's CI host has none) cannot install any SA:
 # there 1 and 2 become "IKE up, the CHILD_SA refused by the kernel, and down says so", and the
 # lab scenario nat-ipsec-sa (a kernel with ESP) covers the way up and the loss.
@@ -208,5 +211,41 @@ grep -q "IKE_SA mailtun-40008\[[0-9]*\] established .*customer1@example.net.*203
     grep -q "selected peer config \"mailtun-l2tp-ikev1\"" "$work/charon-provider.log" ||
     fail "8. no IKEv1 main mode SA on mailtun-l2tp-ikev1: $(grep -i 'main mode\|ikev1' "$work/charon-customer.log" | tail -n 3)"
 ok "8. IKEv1 main mode with the group key: IKE_SA established on mailtun-l2tp-ikev1"
+kill -TERM $TPID; wait $TPID 2>/dev/null
+
+# --- 9. IKEv1 with certificates: not in the kit (its IKEv1 variant is the group key), so the
+# provider's connection is this test's; the customer side is mailtund's, as for 7 and 8.
+cat >"$sd/ikev1-cert.conf" <<EOC
+connections {
+    test-ikev1-cert {
+        version = 1
+        local_addrs = 203.0.113.1
+        proposals = aes256-sha256-curve25519,aes256-sha256-ecp256
+        local { auth = pubkey
+                certs = vpn.example.com.pem
+                id = vpn.example.com }
+        remote { auth = pubkey
+                 cacerts = mailtun-ca.pem
+                 id = customer1@example.net }
+        children { l2tp { mode = transport
+                          local_ts = dynamic[udp/1701]
+                          remote_ts = dynamic[udp]
+                          esp_proposals = aes256gcm16-curve25519,aes256gcm16-ecp256 } }
+    }
+}
+EOC
+cat "$sd/ikev1-cert.conf" >>"$sd/swanctl.conf"
+sw provider --load-all --file "$sd/swanctl.conf" >"$work/load3.out" 2>&1 &&
+    grep -q "loaded connection 'test-ikev1-cert'" "$work/load3.out" ||
+    fail "9. the test's IKEv1 certificate connection does not load: $(tail -n 3 "$work/load3.out")"
+certs lab
+tool tool9 40009 customer1@example.net vpn.example.com - 1
+authenticated tool9
+unset IPSEC_TOOL_CA IPSEC_TOOL_CERT IPSEC_TOOL_KEY
+grep -q "IKE_SA mailtun-40009\[[0-9]*\] established .*customer1@example.net.*vpn.example.com" "$work/charon-customer.log" &&
+    grep -q "authentication of 'customer1@example.net' with ECDSA.* successful" "$work/charon-provider.log" &&
+    grep -q 'selected peer config "test-ikev1-cert"' "$work/charon-provider.log" ||
+    fail "9. no IKEv1 main mode SA with certificates: $(grep -i 'mailtun-40009\|ECDSA\|main mode' "$work/charon-customer.log" | tail -n 4)"
+ok "9. IKEv1 main mode with certificates: ECDSA both ways, IKE_SA established ($(head -n 1 "$work/tool9.out" | cut -c1-60)...)"
 kill -TERM $TPID; wait $TPID 2>/dev/null
 echo "ipsec_sa: all checks passed"
