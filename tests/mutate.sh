@@ -25,6 +25,7 @@
 set -u
 cd "$(dirname "$0")/.."
 root=$PWD
+. tests/mutation_lib.sh
 dir=${MUTATE_DIR:-build-mutate}
 case $dir in /*) ;; *) dir=$root/$dir;; esac
 tree=$dir/tree logs=$dir/logs
@@ -65,18 +66,6 @@ sync_tree() {
             | sed 's|^\./||' | sort) | (cd "$tree" && xargs -r -d '\n' rm -f)
 }
 
-header() {               # patch -> "tier/test" or empty
-    sed -n '1s/^# catches: *\(\(unit\|host\|lab\)\/[A-Za-z0-9_.-]*\) *$/\1/p' "$1"
-}
-
-test_file() {            # tier/test -> the file that must exist for it
-    case $1 in
-    unit/*) echo "tests/unit/${1#unit/}.c";;
-    host/*) echo "tests/host/${1#host/}.sh";;
-    lab/*)  echo "tests/lab/scenarios/${1#lab/}.sh";;
-    esac
-}
-
 build_for() {            # tier/test log -> build what that test needs in the scratch tree
     local what=all
     case $1 in unit/*) what=build/tests/unit/${1#unit/};; esac
@@ -107,10 +96,8 @@ declare -A test_of baseline
 todo=()
 for p in "${patches[@]}"; do
     name=$(basename "$p" .patch)
-    t=$(header "$p")
-    if [ -z "$t" ]; then err "$name: line 1 is not '# catches: unit|host|lab/<test>'"; continue; fi
-    if ! sed -n 2p "$p" | grep -q '^# fault: ..*'; then err "$name: line 2 is not '# fault: <what the fault is>'"; continue; fi
-    [ -f "$(test_file "$t")" ] || { err "$name: names $t, but $(test_file "$t") does not exist"; continue; }
+    why=$(mutation_header_problem "$p") || { err "$name: $why"; continue; }
+    t=$(mutation_test "$p")
     [[ " $tiers " == *" ${t%%/*} "* ]] || continue
     test_of[$name]=$t
     todo+=("$p")
@@ -139,10 +126,10 @@ for p in "${todo[@]}"; do
     [ "${baseline[$t]}" = ok ] || { err "$name: $t ${baseline[$t]}"; continue; }
     log=$logs/$name.log
     printf '# %s\n' "$name" "$(sed -n 2p "$p")" >"$log"
-    if ! (cd "$tree" && patch -p1 --dry-run --batch --forward --fuzz=0 <"$root/$p") >>"$log" 2>&1; then
+    if ! mutation_patch "$tree" "$root/$p" --dry-run >>"$log" 2>&1; then
         err "$name: the patch no longer applies to the tree (update it; see $log)"; continue
     fi
-    (cd "$tree" && patch -p1 --batch --forward --fuzz=0 --no-backup-if-mismatch <"$root/$p") >>"$log" 2>&1
+    mutation_patch "$tree" "$root/$p" --no-backup-if-mismatch >>"$log" 2>&1
     t1=$SECONDS
     if ! build_for "$t" "$log"; then
         err "$name: the mutated tree does not build (see $log)"

@@ -1,30 +1,25 @@
 #!/bin/bash
 # mutations_apply.sh — every tests/mutations/*.patch still applies to the tree and names a
 # test that exists, so a change to the code a patch mutates fails `make check` at once instead
-# of only the next `make mutate` (a stale patch proves nothing). Same header rule and the same
-# `patch -p1 --fuzz=0` dry run as tests/mutate.sh. Negative controls: a patch whose context
-# no longer matches, and one naming a test that does not exist, must both be reported.
+# of only the next `make mutate` (a stale patch proves nothing). The header rules and the
+# patch(1) call are tests/mutation_lib.sh's, the ones tests/mutate.sh runs them by. Negative
+# controls: a patch whose context no longer matches, and one naming a test that does not
+# exist, must both be reported.
 #
 #   tests/host/mutations_apply.sh            check every patch (and the controls)
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
+. tests/mutation_lib.sh
 command -v patch >/dev/null || { echo "SKIP: no patch(1) (apt install patch)"; exit 77; }
 
-# check PATCH: prints what is wrong with it, exit 1 if anything.
+# check PATCH: prints what is wrong with it, exit 1 if anything (tests/mutation_lib.sh's rules).
 check() {
-    local p=$1 t f
-    t=$(sed -n '1s/^# catches: *\(\(unit\|host\|lab\)\/[A-Za-z0-9_.-]*\) *$/\1/p' "$p")
-    [ -n "$t" ] || { echo "$p: line 1 is not '# catches: unit|host|lab/<test>'"; return 1; }
-    case $t in
-    unit/*) f=tests/unit/${t#unit/}.c;;
-    host/*) f=tests/host/${t#host/}.sh;;
-    lab/*)  f=tests/lab/scenarios/${t#lab/}.sh;;
-    esac
-    [ -f "$f" ] || { echo "$p: names $t, but $f does not exist"; return 1; }
-    sed -n '2p' "$p" | grep -q '^# fault: .' || { echo "$p: line 2 is not '# fault: <text>'"; return 1; }
-    patch -p1 --dry-run --batch --forward --fuzz=0 -s <"$p" >/dev/null 2>&1 ||
-        { echo "$p: no longer applies to the tree (update it to the code it mutates)"; return 1; }
+    local why abs
+    why=$(mutation_header_problem "$1") || { echo "$1: $why"; return 1; }
+    case $1 in /*) abs=$1;; *) abs=$ROOT/$1;; esac
+    mutation_patch "$ROOT" "$abs" --dry-run -s >/dev/null 2>&1 ||
+        { echo "$1: no longer applies to the tree (update it to the code it mutates)"; return 1; }
 }
 
 fail=0 n=0
