@@ -204,18 +204,16 @@ static void auto_start(struct tunnel *t)
 {
     char name[32], err[4200];
     int r = auto_memory_load(t->conf->state_dir, name, sizeof(name), err, sizeof(err));
+    const struct transport_ops *last = r > 0 ? transport_find(name) : NULL;
 
     t->auto_mode = 1;
     t->tp = &pptp_transport;
     snprintf(t->auto_why, sizeof(t->auto_why), "PPTP first");
     if (r < 0)
         log_warnx("transport auto: %s", err);
-    if (r <= 0)
+    if (!last)
         return;
-    if (!transport_find(name))
-        return;
-    t->tp = transport_find(name);
-    t->auto_saved = t->tp;
+    t->tp = t->auto_saved = last;
     if (t->tp == &l2tp_ipsec_transport) {
         snprintf(t->auto_why, sizeof(t->auto_why), "L2TP/IPsec worked last");
         log_notice("transport auto: starting with l2tp-ipsec, it brought the link up last (%s/%s)",
